@@ -1,0 +1,208 @@
+//! The writer thread's loop.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use tokio::sync::{broadcast, oneshot};
+
+use super::health::HealthError;
+use super::ingest::HubMsg;
+use super::{HubHealth, HubOptions, Ingest, LiveBatch, IDLE_TICK};
+use crate::board::Board;
+use crate::model::now_millis;
+use crate::store::{StoreError, Writer};
+
+pub(super) struct WriterThread {
+    pub writer: Writer,
+    pub inbox: flume::Receiver<HubMsg>,
+    pub live: broadcast::Sender<LiveBatch>,
+    pub board: Arc<RwLock<Board>>,
+    pub health: Arc<Mutex<HubHealth>>,
+    pub stop: Arc<AtomicBool>,
+    pub opts: HubOptions,
+}
+
+pub(super) fn spawn(t: WriterThread) -> std::io::Result<JoinHandle<()>> {
+    std::thread::Builder::new()
+        .name("telltale-hub".into())
+        .spawn(move || t.run())
+}
+
+/// Sorts one inbox message; returns how many events it brought.
+fn take(m: HubMsg, batches: &mut Vec<Ingest>, acks: &mut Vec<oneshot::Sender<u64>>) -> usize {
+    match m {
+        HubMsg::Ingest(i) => {
+            let n = i.events.len();
+            batches.push(i);
+            n
+        }
+        HubMsg::Flush(a) => {
+            acks.push(a);
+            0
+        }
+    }
+}
+
+/// Search indexing may lag ingestion by this much before it takes turns with it.
+const MAX_SEARCH_LAG: u64 = 200_000;
+const RETENTION_STEP: u64 = 5_000;
+
+impl WriterThread {
+    fn run(mut self) {
+        let mut batches: Vec<Ingest> = Vec::new();
+        let mut acks: Vec<oneshot::Sender<u64>> = Vec::new();
+        let mut last_retention = Instant::now() - Duration::from_secs(3600);
+        loop {
+            let stopping = self.stop.load(Ordering::SeqCst);
+            let first = if stopping {
+                self.inbox.try_recv().ok()
+            } else {
+                match self.inbox.recv_timeout(super::IDLE_TICK) {
+                    Ok(m) => Some(m),
+                    Err(flume::RecvTimeoutError::Timeout) => None,
+                    Err(flume::RecvTimeoutError::Disconnected) => None,
+                }
+            };
+            let Some(first) = first else {
+                if stopping {
+                    break;
+                }
+                self.idle_work(&mut last_retention);
+                continue;
+            };
+            let mut events = take(first, &mut batches, &mut acks);
+            while events < self.opts.max_batch_events {
+                match self.inbox.try_recv() {
+                    Ok(m) => events += take(m, &mut batches, &mut acks),
+                    Err(_) => break,
+                }
+            }
+            self.commit(&mut batches);
+            let last = self.writer.next_seq() - 1;
+            for a in acks.drain(..) {
+                let _ = a.send(last);
+            }
+            // Keep search from falling arbitrarily far behind under sustained load.
+            if self.writer.next_seq() - 1 - self.writer.search_indexed_upto() > MAX_SEARCH_LAG {
+                self.index_search();
+            }
+        }
+        // Shutting down: everything queued is committed above; fold the WAL back.
+        let _ = self.writer.index_search(u64::MAX);
+        if let Err(e) = self.writer.checkpoint() {
+            tracing::warn!(error = %e, "checkpoint at shutdown failed; the WAL is replayed at next start");
+        }
+        tracing::debug!("hub stopped");
+    }
+
+    /// Appends the batches, retrying while the store refuses (disk full, locked):
+    /// nothing is dropped; the inbox fills and sources wait meanwhile.
+    fn commit(&mut self, batches: &mut Vec<Ingest>) {
+        let mut delay = Duration::from_millis(100);
+        loop {
+            let result = {
+                let board = self.board.read().unwrap_or_else(|p| p.into_inner());
+                self.writer.append(batches, &board)
+            };
+            match result {
+                Ok(outcome) => {
+                    self.board
+                        .write()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .merge(outcome.entities);
+                    let events: Vec<_> = batches.drain(..).flat_map(|b| b.events).collect();
+                    if let Ok(mut h) = self.health.lock() {
+                        h.last_seq = self.writer.next_seq() - 1;
+                        h.stored += outcome.stored as u64;
+                        h.duplicates += outcome.duplicates as u64;
+                        h.pending = 0;
+                        if h.error.is_some() {
+                            tracing::info!("history writes work again");
+                        }
+                        h.error = None;
+                    }
+                    if !events.is_empty() {
+                        // No subscriber is fine: the events are stored.
+                        let _ = self.live.send(Arc::new(events));
+                    }
+                    return;
+                }
+                Err(e) => {
+                    let pending: usize = batches.iter().map(|b| b.events.len()).sum();
+                    self.record_error(&e, pending as u64);
+                    if self.stop.load(Ordering::SeqCst) && delay >= Duration::from_secs(2) {
+                        tracing::error!(error = %e, lost = pending, "giving up on unstored events at shutdown");
+                        if let Ok(mut h) = self.health.lock() {
+                            h.lost += pending as u64;
+                        }
+                        batches.clear();
+                        return;
+                    }
+                    std::thread::sleep(delay);
+                    delay = (delay * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+    }
+
+    fn record_error(&self, e: &StoreError, pending: u64) {
+        if let Ok(mut h) = self.health.lock() {
+            if h.error.is_none() {
+                tracing::error!(error = %e, pending, "cannot write the history; retrying");
+            }
+            h.pending = pending;
+            h.error = Some(HealthError {
+                code: e.code().into(),
+                message: e.to_string(),
+                since: h.error.as_ref().map(|x| x.since).unwrap_or_else(now_millis),
+            });
+        }
+    }
+
+    fn index_search(&mut self) {
+        match self.writer.index_search(self.opts.search_step) {
+            Ok(_) => {
+                if let Ok(mut h) = self.health.lock() {
+                    h.search_indexed_seq = self.writer.search_indexed_upto();
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "search indexing failed; will retry"),
+        }
+    }
+
+    /// Work that must not delay ingestion: search indexing, then retention.
+    fn idle_work(&mut self, last_retention: &mut Instant) {
+        if self.writer.search_indexed_upto() < self.writer.next_seq() - 1 {
+            self.index_search();
+            return;
+        }
+        if self.opts.retention.is_unbounded() || last_retention.elapsed() < IDLE_TICK * 20 {
+            return;
+        }
+        match self
+            .writer
+            .retention_step(&self.opts.retention, now_millis(), RETENTION_STEP)
+        {
+            Ok(step) => {
+                if !step.removed_entities.is_empty() {
+                    let mut board = self.board.write().unwrap_or_else(|p| p.into_inner());
+                    for (k, e) in &step.removed_entities {
+                        board.remove(*k, e);
+                    }
+                }
+                if step.deleted_events > 0 {
+                    tracing::debug!(deleted = step.deleted_events, "retention");
+                }
+                if !step.more {
+                    *last_retention = Instant::now();
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "retention step failed; will retry");
+                *last_retention = Instant::now();
+            }
+        }
+    }
+}

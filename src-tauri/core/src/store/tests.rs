@@ -1,0 +1,282 @@
+//! Store tests against real SQLite files.
+
+use std::collections::HashSet;
+
+use super::*;
+use crate::board::Board;
+use crate::hub::Ingest;
+use crate::model::{EntityKind, Event, Status};
+
+fn ev(source: &str, entity: &str, status: Status, remote: Option<&str>) -> Event {
+    let mut e = Event::new(source, EntityKind::Job, entity, status);
+    e.remote_id = remote.map(str::to_string);
+    e.message = Some(format!("message for {entity}"));
+    e.raw = format!("{{\"jobId\":\"{entity}\"}}");
+    e
+}
+
+fn append(w: &mut Writer, board: &mut Board, source: &str, events: Vec<Event>, cursor: Option<&str>) -> AppendOutcome {
+    let mut batch = vec![Ingest {
+        source: source.into(),
+        events,
+        cursor: cursor.map(str::to_string),
+    }];
+    let mut out = w.append(&mut batch, board).unwrap();
+    board.merge(std::mem::take(&mut out.entities));
+    out
+}
+
+#[test]
+fn migrates_an_empty_file_to_the_latest_schema() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    std::fs::write(&path, b"").unwrap();
+    let conn = open(&path).unwrap();
+    assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len() as i64);
+    for table in ["events", "entities", "cursors", "events_fts", "meta", "notified", "snoozes"] {
+        let n: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1",
+                [table],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(n, 1, "table {table} missing after migration");
+    }
+    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[test]
+fn migrates_from_every_earlier_schema_keeping_the_data() {
+    for start in 0..MIGRATIONS.len() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("h.db");
+        {
+            let conn = rusqlite::Connection::open(&path).unwrap();
+            migrate_to(&conn, start).unwrap();
+            assert_eq!(schema_version(&conn).unwrap(), start as i64);
+            if start >= 1 {
+                conn.execute(
+                    "INSERT INTO events (seq, source, received_at, kind, entity, status, message, raw) \
+                     VALUES (1, 'old', 1000, 'job', 'legacy-job', 'failed', 'disk quota exceeded', '{}')",
+                    [],
+                )
+                .unwrap();
+                conn.execute(
+                    "INSERT INTO cursors (source, cursor, seq, updated_at) VALUES ('old', '41', 1, 1000)",
+                    [],
+                )
+                .unwrap();
+            }
+        }
+        let mut w = Writer::open(&path).unwrap();
+        let r = Reader::open(&path).unwrap();
+        assert_eq!(schema_version(w.connection()).unwrap(), MIGRATIONS.len() as i64, "from version {start}");
+        if start >= 1 {
+            assert_eq!(r.cursor("old").unwrap().as_deref(), Some("41"), "from version {start}");
+            assert_eq!(w.next_seq(), 2);
+            // Rows written before search existed get indexed after the upgrade.
+            w.index_search(100).unwrap();
+            let hits = r.search("quota", &EventFilter::default(), 10).unwrap();
+            assert_eq!(hits.len(), 1, "from version {start}");
+            assert_eq!(hits[0].entity, "legacy-job");
+        }
+    }
+}
+
+#[test]
+fn refuses_a_database_from_a_newer_telltale() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    {
+        let conn = open(&path).unwrap();
+        conn.pragma_update(None, "user_version", 99).unwrap();
+    }
+    let err = Reader::open(&path).err().expect("must refuse");
+    assert_eq!(err.code(), "store_too_new");
+    assert!(err.to_string().contains("upgrade telltale"));
+}
+
+#[test]
+fn assigns_seq_in_order_and_dedupes_by_remote_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = Writer::open(&path).unwrap();
+    let mut board = Board::default();
+    let out = append(
+        &mut w,
+        &mut board,
+        "sse",
+        vec![
+            ev("sse", "a", Status::Running, Some("1")),
+            ev("sse", "a", Status::Running, Some("1")), // same id twice in one batch
+            ev("sse", "b", Status::Queued, None),
+            ev("sse", "b", Status::Queued, None), // no remote id: never deduped
+        ],
+        Some("1"),
+    );
+    assert_eq!((out.stored, out.duplicates), (3, 1));
+    let out = append(
+        &mut w,
+        &mut board,
+        "sse",
+        vec![ev("sse", "a", Status::Running, Some("1")), ev("sse", "a", Status::Completed, Some("2"))],
+        Some("2"),
+    );
+    assert_eq!((out.stored, out.duplicates), (1, 1));
+    // The same remote id from another source is a different message.
+    let out = append(&mut w, &mut board, "other", vec![ev("other", "c", Status::Failed, Some("1"))], None);
+    assert_eq!(out.stored, 1);
+
+    let r = Reader::open(&path).unwrap();
+    let all = r.since(0, &EventFilter::default(), 100).unwrap();
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(r.cursor("sse").unwrap().as_deref(), Some("2"));
+    let a = r.latest(&EventFilter { entity: Some("a".into()), ..Default::default() }, 10).unwrap();
+    assert_eq!(a[0].status, Status::Completed);
+    assert_eq!(a[0].events, 2);
+    assert_eq!(board.get(EntityKind::Job, "a").unwrap().status, Status::Completed);
+}
+
+#[test]
+fn a_failed_append_leaves_nothing_and_can_be_retried() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = Writer::open(&path).unwrap();
+    let board = Board::default();
+    // Another connection holds the write lock: the append must fail cleanly.
+    let other = rusqlite::Connection::open(&path).unwrap();
+    other.busy_timeout(std::time::Duration::from_millis(1)).unwrap();
+    w.connection().busy_timeout(std::time::Duration::from_millis(10)).unwrap();
+    other.execute_batch("BEGIN IMMEDIATE").unwrap();
+    let mut batch = vec![Ingest::new("s", vec![ev("s", "a", Status::Failed, Some("9"))]).with_cursor("9")];
+    assert!(w.append(&mut batch, &board).is_err());
+    assert_eq!(batch[0].events[0].seq, 0);
+    other.execute_batch("ROLLBACK").unwrap();
+    let out = w.append(&mut batch, &board).unwrap();
+    assert_eq!(out.stored, 1);
+    assert_eq!(batch[0].events[0].seq, 1);
+    assert_eq!(Reader::open(&path).unwrap().cursor("s").unwrap().as_deref(), Some("9"));
+}
+
+#[test]
+fn timeline_failures_window_and_search() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = Writer::open(&path).unwrap();
+    let mut board = Board::default();
+    let mut events = Vec::new();
+    for i in 0..50 {
+        let mut e = ev("s", &format!("job-{}", i % 5), Status::Running, None);
+        e.received_at = 1_000 + i;
+        if i % 10 == 9 {
+            e.status = Status::Failed;
+            e.error = Some(format!("ECONNRESET talking to payments (attempt {i})"));
+        }
+        events.push(e);
+    }
+    append(&mut w, &mut board, "s", events, None);
+    let r = Reader::open(&path).unwrap();
+    let tl = r.timeline(Some(EntityKind::Job), "job-4", 100).unwrap();
+    assert_eq!(tl.len(), 10);
+    assert!(tl.windows(2).all(|p| p[0].seq < p[1].seq));
+    let fails = r.recent_failures(3).unwrap();
+    assert_eq!(fails.len(), 3);
+    assert_eq!(fails[0].received_at, 1_049);
+    let window = r
+        .query(&EventFilter { from: Some(1_010), until: Some(1_020), ..Default::default() }, 100)
+        .unwrap();
+    assert_eq!(window.len(), 10);
+
+    // Before indexing, the unindexed tail is scanned; after, the index answers.
+    let before = r.search("econnreset payments", &EventFilter::default(), 100).unwrap();
+    assert_eq!(before.len(), 5);
+    w.index_search(1_000).unwrap();
+    let after = r.search("ECONNRESET paym", &EventFilter::default(), 100).unwrap();
+    assert_eq!(after.len(), 5, "prefix search through the index");
+    assert_eq!(
+        before.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        after.iter().map(|e| e.seq).collect::<Vec<_>>()
+    );
+    let filtered = r
+        .search("payments", &EventFilter { entity: Some("job-4".into()), ..Default::default() }, 100)
+        .unwrap();
+    assert!(filtered.iter().all(|e| e.entity == "job-4"));
+    // Quotes and operators in user text are words, not syntax.
+    assert!(r.search("\"AND OR NOT (", &EventFilter::default(), 10).is_ok());
+}
+
+#[test]
+fn retention_deletes_the_oldest_and_keeps_cursors() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = Writer::open(&path).unwrap();
+    let mut board = Board::default();
+    let mut old = Vec::new();
+    for i in 0..30 {
+        let mut e = ev("s", &format!("old-{i}"), Status::Completed, Some(&i.to_string()));
+        e.received_at = 1_000;
+        old.push(e);
+    }
+    append(&mut w, &mut board, "s", old, Some("29"));
+    let mut fresh = ev("s", "new", Status::Running, Some("30"));
+    fresh.received_at = 1_000_000;
+    append(&mut w, &mut board, "s", vec![fresh], Some("30"));
+    w.index_search(1_000).unwrap();
+
+    let policy = Retention {
+        max_age: Some(std::time::Duration::from_secs(60)),
+        max_bytes: None,
+    };
+    let step = w.retention_step(&policy, 1_000_000, 20).unwrap();
+    assert_eq!(step.deleted_events, 20);
+    assert!(step.more);
+    let step2 = w.retention_step(&policy, 1_000_000, 20).unwrap();
+    assert_eq!(step2.deleted_events, 10);
+    assert!(!step2.more);
+    let removed: HashSet<_> = step.removed_entities.iter().chain(&step2.removed_entities).cloned().collect();
+    assert_eq!(removed.len(), 30);
+    assert_eq!(w.retention_step(&policy, 1_000_000, 20).unwrap(), RetentionStep::default());
+
+    let r = Reader::open(&path).unwrap();
+    assert_eq!(r.count().unwrap(), 1);
+    assert_eq!(r.cursor("s").unwrap().as_deref(), Some("30"));
+    assert_eq!(r.last_event_of("s").unwrap().unwrap().remote_id.as_deref(), Some("30"));
+    assert!(r.search("old", &EventFilter::default(), 10).unwrap().is_empty());
+    assert_eq!(r.latest(&EventFilter::default(), 100).unwrap().len(), 1);
+    // New events continue after the highest seq ever given, never reusing one.
+    assert_eq!(w.next_seq(), 32);
+}
+
+#[test]
+fn retention_by_size_trims_until_under_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = Writer::open(&path).unwrap();
+    let mut board = Board::default();
+    for chunk in 0..10 {
+        let events = (0..500)
+            .map(|i| {
+                let mut e = ev("s", &format!("j{chunk}-{i}"), Status::Completed, None);
+                e.raw = "x".repeat(400);
+                e
+            })
+            .collect();
+        append(&mut w, &mut board, "s", events, None);
+    }
+    let policy = Retention {
+        max_age: None,
+        max_bytes: Some(1_000_000),
+    };
+    let mut rounds = 0;
+    while w.retention_step(&policy, 0, 500).unwrap().deleted_events > 0 {
+        rounds += 1;
+        assert!(rounds < 20);
+    }
+    let r = Reader::open(&path).unwrap();
+    let left = r.count().unwrap();
+    assert!(left > 0 && left < 5_000, "left {left}");
+    let oldest = r.since(0, &EventFilter::default(), 1).unwrap();
+    assert_eq!(oldest[0].seq, 5_000 - left + 1, "the oldest went first");
+}

@@ -1,0 +1,198 @@
+//! The single writer. Owned by the hub's thread; nothing else writes the database.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use rusqlite::{params, Connection, OptionalExtension};
+
+use super::row::counts_json;
+use super::{open, StoreError};
+use crate::board::{Board, EntityKey, EntityState};
+use crate::hub::Ingest;
+use crate::model::now_millis;
+
+/// What one append did.
+#[derive(Debug, Default)]
+pub struct AppendOutcome {
+    /// Events stored (each now has its `seq`).
+    pub stored: usize,
+    /// Events dropped because (source, remote id) was already stored.
+    pub duplicates: usize,
+    /// The new state of every entity the batch touched, already written; the hub
+    /// merges it into the board.
+    pub entities: HashMap<EntityKey, EntityState>,
+}
+
+pub struct Writer {
+    conn: Connection,
+    next_seq: u64,
+    fts_indexed: u64,
+}
+
+impl Writer {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let conn = open(path)?;
+        let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
+        let fts_indexed: i64 = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'fts_indexed_seq'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?
+            .unwrap_or(0);
+        Ok(Writer {
+            conn,
+            next_seq: last.unwrap_or(0) as u64 + 1,
+            fts_indexed: fts_indexed as u64,
+        })
+    }
+
+    /// The seq the next stored event will get.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    /// Appends every batch in one transaction: assigns `seq`, drops duplicates by
+    /// (source, remote id), saves each batch's cursor and the new entity states.
+    ///
+    /// On error nothing is written and every event's `seq` is back to 0, so the hub
+    /// can retry the same batches later: nothing is lost.
+    pub fn append(&mut self, batches: &mut [Ingest], board: &Board) -> Result<AppendOutcome, StoreError> {
+        match self.try_append(batches, board) {
+            Ok(outcome) => Ok(outcome),
+            Err(e) => {
+                let _ = self.conn.execute_batch("ROLLBACK");
+                for b in batches.iter_mut() {
+                    for ev in &mut b.events {
+                        ev.seq = 0;
+                    }
+                }
+                Err(e)
+            }
+        }
+    }
+
+    fn try_append(&mut self, batches: &mut [Ingest], board: &Board) -> Result<AppendOutcome, StoreError> {
+        let mut outcome = AppendOutcome::default();
+        let mut seq = self.next_seq;
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        {
+            let mut insert = self.conn.prepare_cached(
+                "INSERT OR IGNORE INTO events (seq, source, received_at, occurred_at, kind, entity, \
+                 parent, status, progress, stage, message, error, counts, channel, remote_id, raw) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?;
+            let mut cursor = self.conn.prepare_cached(
+                "INSERT INTO cursors (source, cursor, seq, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT(source) DO UPDATE SET cursor = excluded.cursor, seq = excluded.seq, \
+                 updated_at = excluded.updated_at",
+            )?;
+            for batch in batches.iter_mut() {
+                for ev in &mut batch.events {
+                    let inserted = insert.execute(params![
+                        seq as i64,
+                        ev.source,
+                        ev.received_at,
+                        ev.occurred_at,
+                        ev.kind.as_str(),
+                        ev.entity,
+                        ev.parent,
+                        ev.status.as_str(),
+                        ev.progress,
+                        ev.stage,
+                        ev.message,
+                        ev.error,
+                        counts_json(&ev.counts),
+                        ev.channel,
+                        ev.remote_id,
+                        ev.raw,
+                    ])?;
+                    if inserted == 1 {
+                        ev.seq = seq;
+                        seq += 1;
+                        outcome.stored += 1;
+                        board.preview(&mut outcome.entities, ev);
+                    } else {
+                        ev.seq = 0;
+                        outcome.duplicates += 1;
+                    }
+                }
+                if let Some(c) = &batch.cursor {
+                    cursor.execute(params![batch.source, c, (seq - 1) as i64, now_millis()])?;
+                }
+            }
+            let mut upsert = self.conn.prepare_cached(
+                "INSERT OR REPLACE INTO entities (kind, entity, source, parent, status, progress, \
+                 stage, message, error, counts, first_seen, started_at, finished_at, last_seen, \
+                 last_seq, events) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+            )?;
+            for s in outcome.entities.values() {
+                upsert.execute(params![
+                    s.kind.as_str(),
+                    s.entity,
+                    s.source,
+                    s.parent,
+                    s.status.as_str(),
+                    s.progress,
+                    s.stage,
+                    s.message,
+                    s.error,
+                    counts_json(&s.counts),
+                    s.first_seen,
+                    s.started_at,
+                    s.finished_at,
+                    s.last_seen,
+                    s.last_seq as i64,
+                    s.events as i64,
+                ])?;
+            }
+        }
+        self.conn.execute_batch("COMMIT")?;
+        self.next_seq = seq;
+        for b in batches.iter_mut() {
+            b.events.retain(|e| e.seq != 0);
+        }
+        Ok(outcome)
+    }
+
+    /// Indexes up to `limit` stored events for full-text search, oldest first.
+    /// Returns how many were indexed (0 = search is up to date).
+    pub fn index_search(&mut self, limit: u64) -> Result<u64, StoreError> {
+        let last = self.next_seq - 1;
+        if self.fts_indexed >= last {
+            return Ok(0);
+        }
+        let upto = last.min(self.fts_indexed + limit);
+        let tx = self.conn.transaction()?;
+        tx.execute(
+            "INSERT INTO events_fts (rowid, entity, message, error, raw) \
+             SELECT seq, entity, message, error, raw FROM events WHERE seq > ?1 AND seq <= ?2",
+            params![self.fts_indexed as i64, upto as i64],
+        )?;
+        tx.execute(
+            "UPDATE meta SET value = ?1 WHERE key = 'fts_indexed_seq'",
+            params![upto as i64],
+        )?;
+        tx.commit()?;
+        let done = upto - self.fts_indexed;
+        self.fts_indexed = upto;
+        Ok(done)
+    }
+
+    pub fn search_indexed_upto(&self) -> u64 {
+        self.fts_indexed
+    }
+
+    /// Folds the WAL back into the database file (on clean shutdown).
+    pub fn checkpoint(&self) -> Result<(), StoreError> {
+        self.conn
+            .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+        Ok(())
+    }
+}
