@@ -1,1 +1,2 @@
 
+mod sse_client;

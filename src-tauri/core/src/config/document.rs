@@ -211,7 +211,10 @@ mod tests {
     fn join_quotes_odd_keys() {
         assert_eq!(join("", "store"), "store");
         assert_eq!(join("store", "db"), "store.db");
-        assert_eq!(join("sources[0].headers", "X-Api-Key"), "sources[0].headers.X-Api-Key");
+        assert_eq!(
+            join("sources[0].headers", "X-Api-Key"),
+            "sources[0].headers.X-Api-Key"
+        );
         assert_eq!(join("h", "a b"), "h.\"a b\"");
     }
 
@@ -220,7 +223,11 @@ mod tests {
         assert_eq!(parse_duration("30s"), Ok(Duration::from_secs(30)));
         assert_eq!(parse_duration("30d"), Ok(Duration::from_secs(30 * 86_400)));
         assert_eq!(parse_duration("1h 30m"), Ok(Duration::from_secs(5_400)));
-        assert!(parse_duration("0s").unwrap_err().contains("longer than zero"));
-        assert!(parse_duration("soon").unwrap_err().contains("invalid duration \"soon\""));
+        assert!(parse_duration("0s")
+            .unwrap_err()
+            .contains("longer than zero"));
+        assert!(parse_duration("soon")
+            .unwrap_err()
+            .contains("invalid duration \"soon\""));
     }
 }

@@ -30,7 +30,9 @@ const STATUS_NAMES: [&str; 17] = [
     "info",
 ];
 
-const KEYS: [&str; 6] = ["enabled", "statuses", "sources", "queues", "coalesce", "snooze"];
+const KEYS: [&str; 6] = [
+    "enabled", "statuses", "sources", "queues", "coalesce", "snooze",
+];
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NotificationsConfig {
@@ -89,7 +91,10 @@ impl NotificationsConfig {
                             doc.error(
                                 span,
                                 &format!("{P}.statuses[{i}]"),
-                                format!("unknown status \"{name}\"{hint}; known: {}", STATUS_NAMES.join(", ")),
+                                format!(
+                                    "unknown status \"{name}\"{hint}; known: {}",
+                                    STATUS_NAMES.join(", ")
+                                ),
                             );
                         }
                         s if !statuses.contains(&s) => statuses.push(s),

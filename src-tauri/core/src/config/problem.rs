@@ -193,6 +193,9 @@ mod tests {
             key: String::new(),
             message: "odd".into(),
         };
-        assert_eq!(w.to_string(), "environment variable TELLTALE_DB: warning: odd");
+        assert_eq!(
+            w.to_string(),
+            "environment variable TELLTALE_DB: warning: odd"
+        );
     }
 }

@@ -131,11 +131,11 @@ fn pieces(template: &str) -> Vec<Piece<'_>> {
     let mut rest = template;
     while let Some(pos) = rest.find('$') {
         let after = &rest[pos..];
-        if after.starts_with("$${") {
+        if let Some(tail) = after.strip_prefix("$${") {
             // Escape: "$${" is a literal "${".
             out.push(Piece::Text(&rest[..pos]));
             out.push(Piece::Text("${"));
-            rest = &after[3..];
+            rest = tail;
             continue;
         }
         if let Some(body) = after.strip_prefix("${") {

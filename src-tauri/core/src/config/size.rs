@@ -23,9 +23,8 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     let (number, unit) = t.split_at(split);
     let number = number.replace('_', "");
     let unit = unit.trim().to_ascii_lowercase();
-    let invalid = || {
-        format!("invalid size \"{text}\" (write e.g. \"500MB\", \"2GiB\" or a number of bytes)")
-    };
+    let invalid =
+        || format!("invalid size \"{text}\" (write e.g. \"500MB\", \"2GiB\" or a number of bytes)");
     let factor = if unit.is_empty() {
         1
     } else {
@@ -62,6 +61,8 @@ mod tests {
         assert!(parse_size("lots").is_err());
         assert!(parse_size("").is_err());
         assert!(parse_size("0MB").unwrap_err().contains("larger than zero"));
-        assert!(parse_size("99999999999TiB").unwrap_err().contains("too large"));
+        assert!(parse_size("99999999999TiB")
+            .unwrap_err()
+            .contains("too large"));
     }
 }

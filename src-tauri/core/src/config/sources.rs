@@ -31,7 +31,14 @@ const KEYS: [&str; 11] = [
     "overrides",
     "poll_interval",
 ];
-const SSE_ONLY: [&str; 6] = ["headers", "bearer", "token", "idle_timeout", "follow", "subscribe"];
+const SSE_ONLY: [&str; 6] = [
+    "headers",
+    "bearer",
+    "token",
+    "idle_timeout",
+    "follow",
+    "subscribe",
+];
 const BULLMQ_ONLY: [&str; 1] = ["poll_interval"];
 const OVERRIDE_KEYS: [&str; 8] = [
     "kind", "entity", "status", "progress", "stage", "message", "error", "parent",
@@ -146,22 +153,24 @@ fn read_one(
     let key = |k: &str| join(prefix, k);
 
     let url = match table.get("url") {
-        Some(v) => doc.string(v, &key("url")).and_then(|text| match SourceUrl::parse(text) {
-            Ok(url) => {
-                for what in url.literal_secrets() {
-                    doc.warn(
-                        v.span(),
-                        &key("url"),
-                        format!("{what} written in the file: {LITERAL_SECRET_ADVICE}"),
-                    );
+        Some(v) => doc
+            .string(v, &key("url"))
+            .and_then(|text| match SourceUrl::parse(text) {
+                Ok(url) => {
+                    for what in url.literal_secrets() {
+                        doc.warn(
+                            v.span(),
+                            &key("url"),
+                            format!("{what} written in the file: {LITERAL_SECRET_ADVICE}"),
+                        );
+                    }
+                    Some(url)
                 }
-                Some(url)
-            }
-            Err(e) => {
-                doc.error(v.span(), &key("url"), e.to_string());
-                None
-            }
-        }),
+                Err(e) => {
+                    doc.error(v.span(), &key("url"), e.to_string());
+                    None
+                }
+            }),
         None => {
             doc.error(
                 item_span.clone(),
@@ -173,13 +182,15 @@ fn read_one(
     };
 
     let name = match table.get("name") {
-        Some(v) => doc.string(v, &key("name")).and_then(|n| match check_name(n) {
-            Ok(()) => Some(n.to_string()),
-            Err(msg) => {
-                doc.error(v.span(), &key("name"), msg);
-                None
-            }
-        }),
+        Some(v) => doc
+            .string(v, &key("name"))
+            .and_then(|n| match check_name(n) {
+                Ok(()) => Some(n.to_string()),
+                Err(msg) => {
+                    doc.error(v.span(), &key("name"), msg);
+                    None
+                }
+            }),
         None => {
             let hint = url
                 .as_ref()
@@ -206,10 +217,14 @@ fn read_one(
         follow = doc.bool(v, &key("follow")).unwrap_or(follow);
     }
     if let Some(v) = table.get("idle_timeout") {
-        idle_timeout = doc.duration(v, &key("idle_timeout")).unwrap_or(idle_timeout);
+        idle_timeout = doc
+            .duration(v, &key("idle_timeout"))
+            .unwrap_or(idle_timeout);
     }
     if let Some(v) = table.get("poll_interval") {
-        poll_interval = doc.duration(v, &key("poll_interval")).unwrap_or(poll_interval);
+        poll_interval = doc
+            .duration(v, &key("poll_interval"))
+            .unwrap_or(poll_interval);
     }
     let bearer = table
         .get("bearer")
@@ -278,15 +293,15 @@ fn check_applicable(doc: &mut Document<'_>, table: &DeTable<'_>, prefix: &str, u
         let name = k.get_ref().as_ref();
         let wrong = match url {
             SourceUrl::Sse { .. } => BULLMQ_ONLY.contains(&name).then_some("bullmq:// sources"),
-            SourceUrl::RedisPubSub { .. } => (SSE_ONLY.contains(&name)
-                || BULLMQ_ONLY.contains(&name))
-            .then(|| {
-                if SSE_ONLY.contains(&name) {
-                    "http(s):// (SSE) sources"
-                } else {
-                    "bullmq:// sources"
-                }
-            }),
+            SourceUrl::RedisPubSub { .. } => {
+                (SSE_ONLY.contains(&name) || BULLMQ_ONLY.contains(&name)).then(|| {
+                    if SSE_ONLY.contains(&name) {
+                        "http(s):// (SSE) sources"
+                    } else {
+                        "bullmq:// sources"
+                    }
+                })
+            }
             SourceUrl::BullMq { .. } => SSE_ONLY
                 .contains(&name)
                 .then_some("http(s):// (SSE) sources"),
@@ -325,7 +340,11 @@ fn read_secret(doc: &mut Document<'_>, v: &Value<'_>, key: &str) -> Option<Secre
     }
 }
 
-fn read_headers(doc: &mut Document<'_>, table: &DeTable<'_>, prefix: &str) -> BTreeMap<String, Secret> {
+fn read_headers(
+    doc: &mut Document<'_>,
+    table: &DeTable<'_>,
+    prefix: &str,
+) -> BTreeMap<String, Secret> {
     let mut out = BTreeMap::new();
     for (k, v) in table.iter() {
         let name = k.get_ref().as_ref();
@@ -442,7 +461,9 @@ fn check_subscribe_template(t: &str) -> Result<(), String> {
         return Err(format!("\"{t}\": unclosed '{{' placeholder"));
     }
     if t.contains("{}") {
-        return Err(format!("\"{t}\": empty placeholder {{}}; name the field, e.g. {{connectionId}}"));
+        return Err(format!(
+            "\"{t}\": empty placeholder {{}}; name the field, e.g. {{connectionId}}"
+        ));
     }
     Ok(())
 }
@@ -454,10 +475,12 @@ fn has_header(headers: &BTreeMap<String, Secret>, name: &str) -> bool {
 /// Header names that usually carry credentials: a literal value there gets a warning.
 fn is_sensitive_header(name: &str) -> bool {
     let n = name.to_ascii_lowercase();
-    matches!(n.as_str(), "authorization" | "proxy-authorization" | "cookie")
-        || ["token", "key", "secret", "auth", "password", "session"]
-            .iter()
-            .any(|w| n.contains(w))
+    matches!(
+        n.as_str(),
+        "authorization" | "proxy-authorization" | "cookie"
+    ) || ["token", "key", "secret", "auth", "password", "session"]
+        .iter()
+        .any(|w| n.contains(w))
 }
 
 /// RFC 9110 `tchar`.

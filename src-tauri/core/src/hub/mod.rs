@@ -152,3 +152,6 @@ impl Drop for Hub {
 
 /// How long the writer waits for input before doing idle work.
 pub(crate) const IDLE_TICK: Duration = Duration::from_millis(50);
+
+#[cfg(test)]
+mod tests;

@@ -17,8 +17,9 @@ use super::{status, timestamp};
 
 type Obj = Map<String, Value>;
 
-/// Where the job's id may be, most specific first. `workflowId` and `batchId` come
-/// last: they name the group when the message is about the group itself.
+/// Where the job's id may be, most specific first. The group ids (`PARENT_IDS`) are
+/// tried only after these and the channel: they name the group, and are the entity
+/// only when the message is about the group itself.
 const JOB_IDS: [&str; 6] = ["jobId", "runId", "testId", "poId", "taskId", "id"];
 const PARENT_IDS: [&str; 2] = ["batchId", "workflowId"];
 const QUEUE_IDS: [&str; 3] = ["queueName", "queue", "name"];
@@ -120,11 +121,19 @@ fn job(
         .clone()
         .or_else(|| hint.entity.clone())
         // Seed 001 without a poId: the workflow is the most specific thing named.
-        .or_else(|| extract::first_id(subject, &["workflowId", "batchId"]));
-    let parent = extract::first_id(subject, &PARENT_IDS)
-        .filter(|p| Some(p) != entity.as_ref())
-        .or_else(|| hint.parent.clone().filter(|p| Some(p) != entity.as_ref()))
-        .or_else(|| extract::first_id(subject, &QUEUE_IDS[..2]));
+        .or_else(|| extract::first_id(subject, &PARENT_IDS));
+    // The closest group first: the batch or workflow the payload names, then the
+    // batch or merchant the channel names, then the queue.
+    let parent = PARENT_IDS
+        .iter()
+        .filter_map(|k| subject.get(*k).and_then(extract::id))
+        .chain(hint.parent.clone())
+        .chain(
+            QUEUE_IDS[..2]
+                .iter()
+                .filter_map(|k| subject.get(*k).and_then(extract::id)),
+        )
+        .find(|p| Some(p) != entity.as_ref());
 
     let progress = ["progress", "percent", "percentage"]
         .iter()
@@ -137,7 +146,7 @@ fn job(
     let message = subject
         .get("message")
         .and_then(extract::text)
-        .or_else(|| summary(subject, etype));
+        .or_else(|| summary(subject, etype, status.as_ref(), status_text.as_deref()));
     let error = ["error", "errorDetails", "failedReason", "errorMessage"]
         .iter()
         .find_map(|k| subject.get(*k).and_then(extract::error));
@@ -188,19 +197,37 @@ fn job_status(
 }
 
 /// A message for the outcomes that carry numbers instead of text.
-fn summary(subject: &Obj, etype: Option<&EventType>) -> Option<String> {
+fn summary(
+    subject: &Obj,
+    etype: Option<&EventType>,
+    status: Option<&Status>,
+    status_text: Option<&str>,
+) -> Option<String> {
     match etype {
         // Seed 003's `done`: {passed, failed, total}.
         Some(EventType::Job(Status::Completed)) => counted(subject, &["passed", "failed", "total"]),
-        // Seed 000's `batch_completed`: {summary: {...}}.
-        Some(EventType::Batch(_)) => match subject.get("summary") {
-            Some(Value::Object(s)) => {
-                let keys: Vec<&str> = s.keys().map(String::as_str).collect();
-                counted(s, &keys).or_else(|| extract::text(&Value::Object(s.clone())))
+        // Seed 000's `batch_completed`: {status, summary: {...}}.
+        Some(EventType::Batch(_)) => {
+            let counts = match subject.get("summary") {
+                Some(Value::Object(s)) => {
+                    // Sorted, so the text does not depend on the JSON map's key order.
+                    let mut keys: Vec<&str> = s.keys().map(String::as_str).collect();
+                    keys.sort_unstable();
+                    counted(s, &keys).or_else(|| extract::text(&Value::Object(s.clone())))
+                }
+                Some(other) => extract::text(other),
+                None => None,
+            };
+            // "partially_completed" maps to Completed; the nuance belongs in the text.
+            let nuance = status_text
+                .and_then(status::canonical)
+                .filter(|c| Some(c.as_str()) != status.map(Status::as_str))
+                .map(|c| c.replace('_', " "));
+            match (nuance, counts) {
+                (Some(n), Some(c)) => Some(clip(&format!("{n}: {c}"), MAX_TEXT)),
+                (n, c) => n.or(c),
             }
-            Some(other) => extract::text(other),
-            None => None,
-        },
+        }
         _ => None,
     }
 }
@@ -288,13 +315,14 @@ fn notice(body: &Obj, st: Status, type_word: Option<&str>) -> Fields {
         _ => "notice",
     });
     // The ids a notice carries say which connection or subscription it is about.
+    // What was subscribed to says more than the connection it was subscribed on.
     let about = [
-        "connectionId",
-        "clientId",
-        "merchantId",
         "jobId",
         "queueName",
         "runId",
+        "merchantId",
+        "connectionId",
+        "clientId",
     ]
     .iter()
     .find_map(|k| {

@@ -2,3 +2,4 @@
 //! receives and hands [`crate::hub::Ingest`] batches to the hub over a bounded channel.
 
 pub mod sse;
+pub mod url;

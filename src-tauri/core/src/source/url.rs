@@ -29,7 +29,8 @@ pub const DEFAULT_REDIS_PORT: u16 = 6379;
 pub const DEFAULT_BULLMQ_PREFIX: &str = "bull";
 
 const EXAMPLE_SSE: &str = "https://api.example.com/events?token=${API_TOKEN}";
-const EXAMPLE_REDIS: &str = "redis://:${REDIS_PASSWORD}@localhost:6379/0?channel=jobs&pattern=job:*";
+const EXAMPLE_REDIS: &str =
+    "redis://:${REDIS_PASSWORD}@localhost:6379/0?channel=jobs&pattern=job:*";
 const EXAMPLE_BULLMQ: &str = "bullmq://localhost:6379/0?queue=emails";
 
 /// Query parameters of an SSE URL whose values are credentials: masked in `Display`.
@@ -104,11 +105,10 @@ pub enum SourceUrlError {
         scheme: String,
         example: &'static str,
     },
-    #[error("the path must be a database number such as /0, not \"{path}\" (for example {example})")]
-    BadDatabase {
-        path: String,
-        example: &'static str,
-    },
+    #[error(
+        "the path must be a database number such as /0, not \"{path}\" (for example {example})"
+    )]
+    BadDatabase { path: String, example: &'static str },
     #[error("nothing to subscribe to: add channel=NAME and/or pattern=GLOB (for example {EXAMPLE_REDIS})")]
     NothingToSubscribe,
     #[error("unknown parameter \"{name}\" in a {scheme}:// URL (known: {known}){hint}")]
@@ -119,10 +119,7 @@ pub enum SourceUrlError {
         hint: String,
     },
     #[error("parameter \"{name}\" is empty (for example {example})")]
-    EmptyParameter {
-        name: String,
-        example: &'static str,
-    },
+    EmptyParameter { name: String, example: &'static str },
     #[error("parameter \"{name}\" may appear only once")]
     RepeatedParameter { name: String },
     #[error("a {scheme}:// URL cannot have a #fragment; write '#' in a name as %23")]
@@ -414,7 +411,6 @@ impl RedisTarget {
             .map(|u| percent_encode(u, is_userinfo_safe))
             .unwrap_or_default();
         let userinfo = match (self.password.is_some(), password) {
-            (true, Some(pw)) if pw == "***" => format!("{user}:***@"),
             (true, Some(pw)) => format!("{user}:{}@", percent_encode(pw, is_userinfo_safe)),
             _ if !user.is_empty() => format!("{user}@"),
             _ => String::new(),
@@ -530,7 +526,11 @@ fn parse_bullmq(url: &Url, tls: bool) -> Result<SourceUrl, SourceUrlError> {
     })
 }
 
-fn redis_target(url: &Url, tls: bool, example: &'static str) -> Result<RedisTarget, SourceUrlError> {
+fn redis_target(
+    url: &Url,
+    tls: bool,
+    example: &'static str,
+) -> Result<RedisTarget, SourceUrlError> {
     let scheme = url.scheme().to_string();
     if url.fragment().is_some() {
         return Err(SourceUrlError::Fragment { scheme });
@@ -593,7 +593,9 @@ fn is_query_safe(b: u8) -> bool {
 }
 
 fn is_userinfo_safe(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'$' | b'{' | b'}')
+    // Unreserved characters, plus `*` (so the `***` mask stays readable) and the
+    // `${...}` of references.
+    b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'*' | b'$' | b'{' | b'}')
 }
 
 fn percent_encode(s: &str, safe: fn(u8) -> bool) -> String {
@@ -656,7 +658,9 @@ mod tests {
 
     #[test]
     fn redis_pubsub_with_everything() {
-        let u = parse("redis://alice:s3cret@cache.local:6380/2?channel=a&channel=b&pattern=test:*:status");
+        let u = parse(
+            "redis://alice:s3cret@cache.local:6380/2?channel=a&channel=b&pattern=test:*:status",
+        );
         let SourceUrl::RedisPubSub {
             conn,
             channels,
@@ -722,7 +726,10 @@ mod tests {
             ("rediss://:hunter2@h?pattern=p", "hunter2"),
             ("bullmqs://u:hunter2@h/3?queue=q", "hunter2"),
             ("https://u:hunter2@api.example.com/events", "hunter2"),
-            ("https://api.example.com/events?token=hunter2&x=1", "hunter2"),
+            (
+                "https://api.example.com/events?token=hunter2&x=1",
+                "hunter2",
+            ),
             ("http://h/e?access_token=hunter2", "hunter2"),
             ("http://h/e?x=1&API_KEY=hunter2", "hunter2"),
         ] {
@@ -731,7 +738,9 @@ mod tests {
                 u.to_string(),
                 format!("{u:?}"),
                 u.default_name(),
-                u.redis_target().map(|c| c.display_url()).unwrap_or_default(),
+                u.redis_target()
+                    .map(|c| c.display_url())
+                    .unwrap_or_default(),
             ] {
                 assert!(!shown.contains(secret), "{input} shown as {shown}");
             }
@@ -746,10 +755,7 @@ mod tests {
             parse("redis://user:pw@h:1/2?channel=a&pattern=b*").to_string(),
             "redis://user:***@h:1/2?channel=a&pattern=b*"
         );
-        assert_eq!(
-            parse("bullmq://h").to_string(),
-            "bullmq://h:6379/0"
-        );
+        assert_eq!(parse("bullmq://h").to_string(), "bullmq://h:6379/0");
         assert_eq!(
             parse("bullmqs://h?queue=a&prefix=myapp").to_string(),
             "bullmqs://h:6379/0?queue=a&prefix=myapp"
@@ -842,9 +848,7 @@ mod tests {
         let u = parse("https://api.example.com/events?token=${API_TOKEN}&tenant=acme");
         let SourceUrl::Sse { url } = &u else { panic!() };
         assert!(u.literal_secrets().is_empty());
-        let resolved = url
-            .resolve_with(env(&[("API_TOKEN", "a&b c")]))
-            .unwrap();
+        let resolved = url.resolve_with(env(&[("API_TOKEN", "a&b c")])).unwrap();
         let pairs: Vec<(String, String)> = resolved.query_pairs().into_owned().collect();
         assert_eq!(
             pairs,
@@ -861,8 +865,13 @@ mod tests {
         );
         // A literal token is kept as part of the URL, only masked for display.
         let lit = parse("http://h/e?token=abc");
-        let SourceUrl::Sse { url } = &lit else { panic!() };
-        assert_eq!(url.resolve_with(env(&[])).unwrap().as_str(), "http://h/e?token=abc");
+        let SourceUrl::Sse { url } = &lit else {
+            panic!()
+        };
+        assert_eq!(
+            url.resolve_with(env(&[])).unwrap().as_str(),
+            "http://h/e?token=abc"
+        );
         assert_eq!(lit.literal_secrets(), vec!["query parameter \"token\""]);
     }
 
@@ -879,10 +888,19 @@ mod tests {
     #[test]
     fn default_names() {
         for (input, name) in [
-            ("http://localhost:8000/api/v1/sse/connect", "localhost:8000/api/v1/sse/connect"),
+            (
+                "http://localhost:8000/api/v1/sse/connect",
+                "localhost:8000/api/v1/sse/connect",
+            ),
             ("https://api.example.com/", "api.example.com"),
-            ("https://api.example.com/events/?token=t", "api.example.com/events"),
-            ("redis://:pw@localhost:6379/0?channel=batch-progress", "localhost:6379/batch-progress"),
+            (
+                "https://api.example.com/events/?token=t",
+                "api.example.com/events",
+            ),
+            (
+                "redis://:pw@localhost:6379/0?channel=batch-progress",
+                "localhost:6379/batch-progress",
+            ),
             ("redis://h?channel=a&channel=b&pattern=c*", "h:6379/a+2"),
             ("redis://h/3?pattern=test:*", "h:6379/3/test:*"),
             ("bullmq://h?queue=emails", "h:6379/bull:emails"),
@@ -897,15 +915,27 @@ mod tests {
         let cases: &[(&str, &str)] = &[
             ("", "empty source URL"),
             ("localhost:6379", "missing scheme"),
-            ("ftp://h/x", "unsupported scheme \"ftp\" (use http, https, redis, rediss, bullmq or bullmqs)"),
+            (
+                "ftp://h/x",
+                "unsupported scheme \"ftp\" (use http, https, redis, rediss, bullmq or bullmqs)",
+            ),
             ("redis://", "has no host"),
-            ("redis://h:6379/x?channel=a", "database number such as /0, not \"/x\""),
+            (
+                "redis://h:6379/x?channel=a",
+                "database number such as /0, not \"/x\"",
+            ),
             ("redis://h:6379/1/2?channel=a", "not \"/1/2\""),
             ("redis://h:6379/0", "nothing to subscribe to"),
-            ("redis://h?queue=emails", "BullMQ queues are read with bullmq://"),
+            (
+                "redis://h?queue=emails",
+                "BullMQ queues are read with bullmq://",
+            ),
             ("redis://h?chanel=a", "unknown parameter \"chanel\""),
             ("redis://h?channel=", "parameter \"channel\" is empty"),
-            ("bullmq://h?channel=a", "pub/sub channels are read with redis://"),
+            (
+                "bullmq://h?channel=a",
+                "pub/sub channels are read with redis://",
+            ),
             ("bullmq://h?prefix=a&prefix=b", "may appear only once"),
             ("redis://h?channel=a#b", "cannot have a #fragment"),
             ("redis://h:99999?channel=a", "not a valid URL"),
@@ -916,7 +946,9 @@ mod tests {
             assert!(err.contains(want), "{input:?}: {err}");
         }
         // Every structural error carries an example of a valid URL.
-        let err = SourceUrl::parse("redis://h:6379/0").unwrap_err().to_string();
+        let err = SourceUrl::parse("redis://h:6379/0")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("redis://"), "{err}");
     }
 
