@@ -1,2 +1,4 @@
+//! End-to-end tests: one binary, real processes, real SQLite files, loopback only.
 
+mod store_crash;
 mod sse_client;

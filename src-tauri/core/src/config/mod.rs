@@ -39,11 +39,11 @@
 //! bearer = "${API_TOKEN}"              # SSE only: Authorization: Bearer
 //! token = "${API_TOKEN}"               # SSE only: ?token=
 //! headers = { "X-Tenant" = "acme" }    # SSE only
-//! idle_timeout = "90s"                 # SSE only
-//! follow = true                        # SSE only: follow redirects
+//! idle_timeout = "90s"                 # SSE only; "off" disables
+//! follow = true                        # SSE only: reconnect after a normal end of stream
 //! subscribe = ["/api/v1/sse/{connectionId}/subscribe/queue/emails"]  # SSE only
 //! poll_interval = "5s"                 # bullmq:// only: queue counts
-//! overrides = { entity = "/data/jobId", status = "/data/state" }      # JSON pointers
+//! overrides = { entity = "/data/jobId", status = "/data/state" }  # JSON pointers, @channel, @channel/N
 //!
 //! [notifications]
 //! enabled = true
@@ -86,7 +86,7 @@ pub use notifications::NotificationsConfig;
 pub use paths::{DefaultPaths, CONFIG_FILE_NAME, DB_FILE_NAME};
 pub use problem::{ConfigError, Origin, Problem, Severity};
 pub use relay::{RelayConfig, DEFAULT_LISTEN};
-pub use secret::{Secret, SecretError};
+pub use secret::{lookup_env, Secret, SecretError};
 pub use size::parse_size;
 pub use sources::{SourceConfig, DEFAULT_IDLE_TIMEOUT, DEFAULT_POLL_INTERVAL};
 pub use store::{RetentionConfig, StoreConfig, DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE};

@@ -26,6 +26,18 @@ pub enum SecretError {
     NotUnicode { name: String },
 }
 
+/// Reads one variable from the process environment: the lookup behind every
+/// `resolve()`. A later keychain lookup can sit in front of it.
+pub fn lookup_env(name: &str) -> Result<Option<String>, SecretError> {
+    match std::env::var(name) {
+        Ok(v) => Ok(Some(v)),
+        Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => Err(SecretError::NotUnicode {
+            name: name.to_string(),
+        }),
+    }
+}
+
 /// One piece of a secret template.
 enum Piece<'a> {
     Text(&'a str),
@@ -78,13 +90,7 @@ impl Secret {
 
     /// Resolves references from the process environment, at the moment of use.
     pub fn resolve(&self) -> Result<String, SecretError> {
-        self.resolve_with(|name| match std::env::var(name) {
-            Ok(v) => Ok(Some(v)),
-            Err(std::env::VarError::NotPresent) => Ok(None),
-            Err(std::env::VarError::NotUnicode(_)) => Err(SecretError::NotUnicode {
-                name: name.to_string(),
-            }),
-        })
+        self.resolve_with(lookup_env)
     }
 
     /// Resolves references with a given lookup (tests, or a keychain in front of the

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use toml::de::{DeTable, DeValue};
 
-use super::document::{join, Document, Value};
+use super::document::{join, parse_duration, Document, Value};
 use super::secret::Secret;
+use super::store::parse_limit;
 use super::LITERAL_SECRET_ADVICE;
 use crate::normalize::FieldOverrides;
 use crate::source::url::SourceUrl;
@@ -58,8 +59,10 @@ pub struct SourceConfig {
     /// SSE: appended to the URL as `?token=<value>` (EventSource-style auth).
     pub token: Option<Secret>,
     /// SSE: reconnect when nothing (not even a comment) arrives for this long.
+    /// `Duration::ZERO` (written `"off"`) disables the check.
     pub idle_timeout: Duration,
-    /// SSE: follow HTTP redirects.
+    /// SSE: keep reconnecting after the server ends the stream normally. `false`
+    /// suits one-job streams (seed 002) that end when the job is done.
     pub follow: bool,
     /// SSE two-step APIs (seed 004): paths POSTed after connecting, with `{field}`
     /// placeholders filled from the first event's JSON data, e.g.
@@ -217,9 +220,13 @@ fn read_one(
         follow = doc.bool(v, &key("follow")).unwrap_or(follow);
     }
     if let Some(v) = table.get("idle_timeout") {
-        idle_timeout = doc
-            .duration(v, &key("idle_timeout"))
-            .unwrap_or(idle_timeout);
+        let k = key("idle_timeout");
+        if let Some(text) = doc.string(v, &k) {
+            match parse_limit(text, parse_duration) {
+                Ok(limit) => idle_timeout = limit.unwrap_or(Duration::ZERO),
+                Err(msg) => doc.error(v.span(), &k, msg),
+            }
+        }
     }
     if let Some(v) = table.get("poll_interval") {
         poll_interval = doc
@@ -253,8 +260,18 @@ fn read_one(
         }
     }
 
+    // The kind is known from the scheme even when the rest of the URL is wrong.
+    let kind = match &url {
+        Some(u) => Some(u.kind()),
+        None => table
+            .get("url")
+            .and_then(|v| v.get_ref().as_str())
+            .and_then(kind_of_scheme),
+    };
+    if let Some(kind) = kind {
+        check_applicable(doc, table, prefix, kind);
+    }
     let url = url?;
-    check_applicable(doc, table, prefix, &url);
     if let (Some(v), true) = (table.get("bearer"), has_header(&headers, "authorization")) {
         doc.error(
             v.span(),
@@ -288,39 +305,48 @@ fn read_one(
 
 /// Reports keys that do not apply to this kind of source: an operator who sets
 /// `bearer` on a Redis source expects it to do something.
-fn check_applicable(doc: &mut Document<'_>, table: &DeTable<'_>, prefix: &str, url: &SourceUrl) {
+fn check_applicable(doc: &mut Document<'_>, table: &DeTable<'_>, prefix: &str, kind: &str) {
     for k in table.keys() {
         let name = k.get_ref().as_ref();
-        let wrong = match url {
-            SourceUrl::Sse { .. } => BULLMQ_ONLY.contains(&name).then_some("bullmq:// sources"),
-            SourceUrl::RedisPubSub { .. } => {
-                (SSE_ONLY.contains(&name) || BULLMQ_ONLY.contains(&name)).then(|| {
-                    if SSE_ONLY.contains(&name) {
-                        "http(s):// (SSE) sources"
-                    } else {
-                        "bullmq:// sources"
-                    }
-                })
-            }
-            SourceUrl::BullMq { .. } => SSE_ONLY
-                .contains(&name)
-                .then_some("http(s):// (SSE) sources"),
+        let applies_to = if SSE_ONLY.contains(&name) && kind != "sse" {
+            "http(s):// (SSE) sources"
+        } else if BULLMQ_ONLY.contains(&name) && kind != "bullmq" {
+            "bullmq:// sources"
+        } else {
+            continue;
         };
-        if let Some(applies_to) = wrong {
-            let extra = if matches!(name, "bearer" | "token") && url.redis_target().is_some() {
-                "; a Redis password goes in the URL: redis://:${REDIS_PASSWORD}@host:6379"
-            } else {
-                ""
-            };
-            doc.error(
-                k.span(),
-                &join(prefix, name),
-                format!(
-                    "only applies to {applies_to}, this is a {}:// source{extra}",
-                    url.kind()
-                ),
-            );
-        }
+        let extra = if matches!(name, "bearer" | "token") && kind != "sse" {
+            "; a Redis password goes in the URL: redis://:${REDIS_PASSWORD}@host:6379"
+        } else {
+            ""
+        };
+        doc.error(
+            k.span(),
+            &join(prefix, name),
+            format!(
+                "only applies to {applies_to}, not to {}{extra}",
+                kind_label(kind)
+            ),
+        );
+    }
+}
+
+fn kind_label(kind: &str) -> &'static str {
+    match kind {
+        "sse" => "an http(s):// (SSE) source",
+        "redis" => "a redis:// source",
+        _ => "a bullmq:// source",
+    }
+}
+
+/// The source kind a URL's scheme implies, without parsing the rest.
+fn kind_of_scheme(url: &str) -> Option<&'static str> {
+    let (scheme, _) = url.trim().split_once("://")?;
+    match scheme.to_ascii_lowercase().as_str() {
+        "http" | "https" => Some("sse"),
+        "redis" | "rediss" => Some("redis"),
+        "bullmq" | "bullmqs" => Some("bullmq"),
+        _ => None,
     }
 }
 
@@ -396,7 +422,7 @@ fn read_overrides(doc: &mut Document<'_>, table: &DeTable<'_>, prefix: &str) -> 
         let Some(v) = table.get(field) else { continue };
         let key = join(prefix, field);
         if let Some(pointer) = doc.string(v, &key) {
-            match check_json_pointer(pointer) {
+            match check_override(pointer) {
                 Ok(()) => *slot = Some(pointer.to_string()),
                 Err(msg) => doc.error(v.span(), &key, msg),
             }
@@ -421,12 +447,26 @@ fn check_name(name: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// RFC 6901: empty (the whole document) or `/`-separated tokens where `~` is only
-/// allowed as `~0` or `~1`.
-fn check_json_pointer(p: &str) -> Result<(), String> {
+/// What `normalize::FieldOverrides` accepts: an RFC 6901 JSON pointer (empty for the
+/// whole payload, else `/`-separated tokens where `~` is only `~0` or `~1`), or
+/// `@channel` / `@channel/N` for the channel name or its N-th `:` segment.
+fn check_override(p: &str) -> Result<(), String> {
+    if let Some(rest) = p.strip_prefix("@channel") {
+        let ok = rest.is_empty()
+            || rest
+                .strip_prefix('/')
+                .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+        return if ok {
+            Ok(())
+        } else {
+            Err(format!(
+                "\"{p}\": write @channel for the channel name or @channel/N for its N-th ':' segment (from 0)"
+            ))
+        };
+    }
     if !p.is_empty() && !p.starts_with('/') {
         return Err(format!(
-            "\"{p}\" is not a JSON pointer: it must start with '/', e.g. \"/data/jobId\""
+            "\"{p}\" is not a JSON pointer: it must start with '/', e.g. \"/data/jobId\" (or be @channel, @channel/N)"
         ));
     }
     let bytes = p.as_bytes();

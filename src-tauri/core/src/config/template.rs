@@ -111,12 +111,12 @@ const TEMPLATE: &str = r#"# Telltale configuration.
 # bearer = "${API_TOKEN}"          # Authorization: Bearer ...
 # token = "${API_TOKEN}"           # or ?token=... in the URL
 # headers = { "X-Tenant" = "acme" }
-# idle_timeout = "90s"             # reconnect after this much silence
-# follow = true                    # follow HTTP redirects
+# idle_timeout = "90s"             # reconnect after this much silence ("off": never)
+# follow = true                    # reconnect when the server ends the stream
 # subscribe = ["/api/v1/sse/{connectionId}/subscribe/queue/emails"]
 #
-# [sources.overrides]              # JSON pointers into the payload
-# entity = "/data/jobId"
+# [sources.overrides]              # JSON pointers into the payload, or
+# entity = "/data/jobId"           # @channel / @channel/N (a ':' segment of it)
 # status = "/data/state"
 #
 # [[sources]]

@@ -90,6 +90,8 @@ subscribe = ["/api/v1/sse/{connectionId}/subscribe/queue/emails"]
 [sources.overrides]
 entity = "/data/jobId"
 status = "/data/state"
+parent = "@channel/1"
+kind = "@channel"
 
 [[sources]]
 name = "redis"
@@ -100,6 +102,12 @@ enabled = false
 name = "queues"
 url = "bullmq://localhost:6379/0?queue=emails"
 poll_interval = "2s"
+
+[[sources]]
+name = "one-job"
+url = "http://localhost:3000/jobs/42/stream"
+follow = false
+idle_timeout = "off"
 
 [notifications]
 enabled = true
@@ -132,7 +140,10 @@ fn full_file_loads_every_field() {
     assert_eq!(c.relay.listen.to_string(), "127.0.0.1:0");
     assert_eq!(c.relay.token, Some(Secret::new("${RELAY_TOKEN}")));
 
-    assert_eq!(c.sources.len(), 3);
+    assert_eq!(c.sources.len(), 4);
+    let one = c.source("one-job").unwrap();
+    assert!(!one.follow);
+    assert_eq!(one.idle_timeout, Duration::ZERO);
     let api = c.source("api").unwrap();
     assert!(matches!(api.url, SourceUrl::Sse { .. }));
     assert!(api.enabled);
@@ -147,6 +158,8 @@ fn full_file_loads_every_field() {
     );
     assert_eq!(api.overrides.entity.as_deref(), Some("/data/jobId"));
     assert_eq!(api.overrides.status.as_deref(), Some("/data/state"));
+    assert_eq!(api.overrides.parent.as_deref(), Some("@channel/1"));
+    assert_eq!(api.overrides.kind.as_deref(), Some("@channel"));
     assert_eq!(api.overrides.message, None);
 
     let redis = c.source("redis").unwrap();
@@ -348,7 +361,7 @@ bearer = "${X}"
 [[sources]]
 url = "bullmq://localhost"
 subscribe = ["no-slash"]
-overrides = { entity = "data/id", colour = "/x" }
+overrides = { entity = "data/id", colour = "/x", parent = "@channel/x" }
 
 [notifications]
 statuses = ["failed", "faild"]
@@ -365,14 +378,14 @@ sources = ["apl"]
         (12, "telltale.toml:12:1: sources[0].enabeld: unknown key (did you mean \"enabled\"?)"),
         (13, "telltale.toml:13:16: sources[0].idle_timeout: must be longer than zero"),
         (17, "telltale.toml:17:7: sources[1].url: unsupported scheme \"ftp\" (use http, https, redis, rediss, bullmq or bullmqs)"),
-        (19, "telltale.toml:19:1: sources[2]: missing key \"name\""),
         (20, "telltale.toml:20:8: sources[2].name: duplicate source name \"api\" (first used on line 10)"),
         (21, "telltale.toml:21:7: sources[2].url: nothing to subscribe to"),
         (24, "telltale.toml:24:1: sources[3]: missing key \"name\" (e.g. name = \"localhost:6379/bull:*\")"),
-        (26, "telltale.toml:26:1: sources[3].subscribe: only applies to http(s):// (SSE) sources, this is a bullmq:// source"),
+        (26, "telltale.toml:26:1: sources[3].subscribe: only applies to http(s):// (SSE) sources, not to a bullmq:// source"),
         (26, "telltale.toml:26:14: sources[3].subscribe[0]: \"no-slash\" must be a path starting with '/'"),
-        (27, "telltale.toml:27:23: sources[3].overrides.entity: \"data/id\" is not a JSON pointer"),
-        (27, "telltale.toml:27:34: sources[3].overrides.colour: unknown key"),
+        (27, "telltale.toml:27:24: sources[3].overrides.entity: \"data/id\" is not a JSON pointer"),
+        (27, "telltale.toml:27:35: sources[3].overrides.colour: unknown key"),
+        (27, "telltale.toml:27:59: sources[3].overrides.parent: \"@channel/x\": write @channel"),
         (30, "telltale.toml:30:23: notifications.statuses[1]: unknown status \"faild\" (did you mean \"failed\"?)"),
         (31, "telltale.toml:31:12: notifications.coalesce: expected a string, found an integer"),
         (32, "telltale.toml:32:12: notifications.sources[0]: no source is named \"apl\" (did you mean \"api\"?)"),
@@ -476,7 +489,7 @@ poll_interval = "1s"
         4,
         "sources[0].poll_interval: only applies to bullmq:// sources",
     );
-    find(5, "sources[0].token: only applies to http(s):// (SSE) sources, this is a redis:// source; a Redis password goes in the URL");
+    find(5, "sources[0].token: only applies to http(s):// (SSE) sources, not to a redis:// source; a Redis password goes in the URL");
     find(10, "sources[1].token: the url already has ?token=");
     find(
         11,

@@ -3,6 +3,7 @@
 //! run one.
 
 mod source_state;
+mod sse_source;
 
 pub use source_state::{SourceHealth, SourceState, SourceStates};
 

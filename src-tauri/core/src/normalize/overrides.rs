@@ -23,7 +23,8 @@ use super::fields::Fields;
 use super::status;
 
 /// Where to find each field in a source's payloads, when the built-in recognition is
-/// not what the operator wants. Each value is a JSON pointer such as `/data/jobId`.
+/// not what the operator wants. Each value is a JSON pointer such as `/data/jobId`,
+/// or `@channel` / `@channel/N` for the channel name or one of its `:` segments.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FieldOverrides {

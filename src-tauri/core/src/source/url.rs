@@ -12,7 +12,7 @@
 //! ```
 //!
 //! Query values are URL-decoded: a glob containing `?` or `#` is written `%3F` / `%23`.
-//! Passwords and token values may be `${ENV_VAR}` references (see
+//! Passwords and query values (such as `?token=`) may be `${ENV_VAR}` references (see
 //! [`crate::config::Secret`]); they are resolved only when a connection is made, and
 //! `Display` never shows them (it prints `***`).
 
@@ -21,7 +21,7 @@ use std::str::FromStr;
 
 use url::Url;
 
-use crate::config::{Secret, SecretError};
+use crate::config::{lookup_env, Secret, SecretError};
 
 /// Redis's default port, used when a redis:// or bullmq:// URL gives none.
 pub const DEFAULT_REDIS_PORT: u16 = 6379;
@@ -289,7 +289,7 @@ impl SseUrl {
     /// The URL to connect to, with `${ENV}` references in the password and query
     /// values resolved from the process environment. Never log the result.
     pub fn resolve(&self) -> Result<Url, SecretError> {
-        self.resolve_with(|name| Ok(std::env::var(name).ok()))
+        self.resolve_with(lookup_env)
     }
 
     /// [`SseUrl::resolve`] with a given variable lookup.
@@ -374,7 +374,7 @@ impl RedisTarget {
     /// The URL the `redis` crate expects (`redis://` or `rediss://`, user, password,
     /// database), with the password resolved from the environment. Never log it.
     pub fn connection_url(&self) -> Result<String, SecretError> {
-        self.connection_url_with(|name| Ok(std::env::var(name).ok()))
+        self.connection_url_with(lookup_env)
     }
 
     /// [`RedisTarget::connection_url`] with a given variable lookup.

@@ -246,13 +246,15 @@ impl SseClient {
                 warn!(source, url = %self.shown_url, code = e.code(), %reason, "SSE source stopped")
             }
         }
-        // Best effort and not cancellable by the token that may have just fired: the
-        // consumer should learn why we stopped. A full channel is not waited on forever.
-        let _ = tokio::time::timeout(
-            Duration::from_secs(5),
-            updates.send(SseUpdate::State(ConnectionState::Stopped { reason, clean })),
-        )
-        .await;
+        let stopped = SseUpdate::State(ConnectionState::Stopped { reason, clean });
+        if matches!(result, Ok(CleanStop::Cancelled)) {
+            // Shutting down: tell the consumer if there is room, never delay shutdown.
+            let _ = updates.try_send(stopped);
+        } else {
+            // The consumer should learn why we stopped, but a full channel nobody reads
+            // is not waited on forever.
+            let _ = tokio::time::timeout(Duration::from_secs(5), updates.send(stopped)).await;
+        }
         result
     }
 
@@ -348,6 +350,8 @@ impl SseClient {
             let next = tokio::select! {
                 biased;
                 _ = cancel.cancelled() => return Outcome::Stop(Ok(CleanStop::Cancelled)),
+                // The idle timer restarts on every chunk, comments included. With gzip it
+                // sees decoded chunks; a heartbeat the server flushes still decodes at once.
                 n = next_within(self.idle_limit(), &mut body) => n,
             };
             let chunk = match next {
