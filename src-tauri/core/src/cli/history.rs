@@ -2,6 +2,7 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -70,17 +71,11 @@ pub struct HistoryArgs {
     pub csv: bool,
 }
 
-/// The configured database, until the config layer provides it: `--db`, then
-/// `TELLTALE_DB` (both handled by clap), then the OS data dir.
-pub fn default_db_path() -> PathBuf {
-    directories::ProjectDirs::from("", "", "telltale")
-        .map(|d| d.data_dir().join("telltale.db"))
-        .unwrap_or_else(|| PathBuf::from("telltale.db"))
-}
-
 pub fn run(config: Option<&Path>, args: HistoryArgs) -> anyhow::Result<ExitCode> {
-    let _ = config;
-    let db = args.db.clone().unwrap_or_else(default_db_path);
+    let db = match args.db.clone() {
+        Some(db) => db,
+        None => crate::config::Config::load(config)?.config.store.db,
+    };
     let reader = Reader::open(&db)?;
     let now = now_millis();
     let filter = EventFilter {

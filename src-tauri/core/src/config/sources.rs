@@ -9,6 +9,7 @@ use toml::de::{DeTable, DeValue};
 use super::document::{join, parse_duration, Document, Value};
 use super::secret::Secret;
 use super::store::parse_limit;
+use super::suggest::did_you_mean;
 use super::LITERAL_SECRET_ADVICE;
 use crate::normalize::FieldOverrides;
 use crate::source::url::SourceUrl;
@@ -41,6 +42,8 @@ const SSE_ONLY: [&str; 6] = [
     "subscribe",
 ];
 const BULLMQ_ONLY: [&str; 1] = ["poll_interval"];
+/// The placeholder of `subscribe` templates (see `source::sse::TwoStep`).
+const SUBSCRIBE_PLACEHOLDER: &str = "connectionId";
 const OVERRIDE_KEYS: [&str; 8] = [
     "kind", "entity", "status", "progress", "stage", "message", "error", "parent",
 ];
@@ -64,9 +67,9 @@ pub struct SourceConfig {
     /// SSE: keep reconnecting after the server ends the stream normally. `false`
     /// suits one-job streams (seed 002) that end when the job is done.
     pub follow: bool,
-    /// SSE two-step APIs (seed 004): paths POSTed after connecting, with `{field}`
-    /// placeholders filled from the first event's JSON data, e.g.
-    /// `/api/v1/sse/{connectionId}/subscribe/queue/emails`.
+    /// SSE two-step APIs (seed 004): path templates POSTed after every connect, with
+    /// `{connectionId}` filled from the `connected` event and the path resolved
+    /// against the source URL, e.g. `/api/v1/sse/{connectionId}/subscribe/queue/emails`.
     pub subscribe: Vec<String>,
     /// JSON pointers that override the built-in field recognition.
     pub overrides: FieldOverrides,
@@ -486,24 +489,24 @@ fn check_subscribe_template(t: &str) -> Result<(), String> {
             "\"{t}\" must be a path starting with '/' or an http(s):// URL, e.g. \"/api/v1/sse/{{connectionId}}/subscribe/queue/emails\""
         ));
     }
-    let mut open = false;
-    for c in t.chars() {
-        match (c, open) {
-            ('{', false) => open = true,
-            ('}', true) => open = false,
-            ('{', true) | ('}', false) => {
-                return Err(format!("\"{t}\": unbalanced '{{' or '}}' in placeholder"))
-            }
-            _ => {}
+    // The only placeholder the two-step protocol fills is {connectionId}; any other
+    // would be POSTed literally, so it is almost certainly a typo.
+    let mut rest = t;
+    while let Some(open) = rest.find(['{', '}']) {
+        if rest[open..].starts_with('}') {
+            return Err(format!("\"{t}\": '}}' without '{{'"));
         }
-    }
-    if open {
-        return Err(format!("\"{t}\": unclosed '{{' placeholder"));
-    }
-    if t.contains("{}") {
-        return Err(format!(
-            "\"{t}\": empty placeholder {{}}; name the field, e.g. {{connectionId}}"
-        ));
+        let Some(close) = rest[open..].find('}') else {
+            return Err(format!("\"{t}\": unclosed '{{' placeholder"));
+        };
+        let name = &rest[open + 1..open + close];
+        if name != SUBSCRIBE_PLACEHOLDER {
+            let hint = did_you_mean(name, &[SUBSCRIBE_PLACEHOLDER]);
+            return Err(format!(
+                "\"{t}\": unknown placeholder {{{name}}}{hint}; the only one is {{{SUBSCRIBE_PLACEHOLDER}}}"
+            ));
+        }
+        rest = &rest[open + close + 1..];
     }
     Ok(())
 }

@@ -472,6 +472,7 @@ token = "${T}"
 
 [[sources]]
 name = "s"
+subscribe = ["/a/{connectionID}/b", "/a/{connectionId", "/a/}", "/ok/{connectionId}/x"]
 url = "https://h/e?token=${T}"
 token = "${T}"
 bearer = "${B}"
@@ -490,21 +491,27 @@ poll_interval = "1s"
         "sources[0].poll_interval: only applies to bullmq:// sources",
     );
     find(5, "sources[0].token: only applies to http(s):// (SSE) sources, not to a redis:// source; a Redis password goes in the URL");
-    find(10, "sources[1].token: the url already has ?token=");
+    find(9, "sources[1].subscribe[0]: \"/a/{connectionID}/b\": unknown placeholder {connectionID} (did you mean \"connectionId\"?)");
     find(
-        11,
-        "sources[1].bearer: both bearer and an Authorization header are set",
+        9,
+        "sources[1].subscribe[1]: \"/a/{connectionId\": unclosed '{' placeholder",
     );
-    find(12, "sources[1].headers.Accept: set by Telltale itself");
+    find(9, "sources[1].subscribe[2]: \"/a/}\": '}' without '{'");
+    find(11, "sources[1].token: the url already has ?token=");
     find(
         12,
+        "sources[1].bearer: both bearer and an Authorization header are set",
+    );
+    find(13, "sources[1].headers.Accept: set by Telltale itself");
+    find(
+        13,
         "sources[1].headers.\"Bad Name\": not a valid HTTP header name",
     );
     find(
-        13,
+        14,
         "sources[1].poll_interval: only applies to bullmq:// sources",
     );
-    assert_eq!(got.len(), 7, "{got:#?}");
+    assert_eq!(got.len(), 10, "{got:#?}");
 }
 
 #[test]
@@ -706,4 +713,25 @@ fn ad_hoc_source_is_named_after_its_url() {
     assert!(s.enabled && s.follow);
     assert_eq!(s.poll_interval, DEFAULT_POLL_INTERVAL);
     assert!(!format!("{s:?}").contains(":pw@"));
+}
+
+proptest::proptest! {
+    /// Whatever the file holds, loading reports problems; it never panics.
+    #[test]
+    fn arbitrary_text_never_panics(text in "\\PC{0,200}") {
+        let _ = problems_of(&text);
+    }
+
+    /// Damage to a valid file (a byte range replaced) still yields located problems.
+    #[test]
+    fn damaged_valid_file_never_panics(at in 0usize..FULL.len(), len in 0usize..20, junk in "[\\[\\]{}=\"'#\\n a-z0-9.,${}:/]{0,12}") {
+        let mut text = FULL.to_string();
+        let start = (0..=at).rev().find(|i| text.is_char_boundary(*i)).unwrap_or(0);
+        let end = (start + len).min(text.len());
+        let end = (end..=text.len()).find(|i| text.is_char_boundary(*i)).unwrap_or(text.len());
+        text.replace_range(start..end, &junk);
+        for (line, _) in problems_of(&text) {
+            proptest::prop_assert!(line >= 1 && line <= text.lines().count() + 1);
+        }
+    }
 }

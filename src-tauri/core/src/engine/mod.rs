@@ -2,9 +2,11 @@
 //! tracker (DESIGN §10). `telltale serve`, `telltale demo` and the desktop app all
 //! run one.
 
+mod configured;
 mod source_state;
 mod sse_source;
 
+pub use configured::SourceStartError;
 pub use source_state::{SourceHealth, SourceState, SourceStates};
 
 use std::path::PathBuf;

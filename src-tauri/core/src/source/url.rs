@@ -973,3 +973,36 @@ mod tests {
         assert_eq!(percent_decode("%FF"), "\u{FFFD}");
     }
 }
+
+#[cfg(test)]
+mod prop {
+    use super::SourceUrl;
+
+    proptest::proptest! {
+        #[test]
+        fn arbitrary_input_never_panics(s in "\\PC{0,80}") {
+            let _ = SourceUrl::parse(&s);
+        }
+
+        /// Anything that parses displays as something that parses to the same value
+        /// (when it holds no password, which `Display` masks by design).
+        #[test]
+        fn display_round_trips(
+            scheme in "(redis|rediss|bullmq|bullmqs)",
+            host in "[a-z][a-z0-9.-]{0,10}",
+            port in 1u16..,
+            db in 0u32..16,
+            names in proptest::collection::vec("[ -~]{1,12}", 1..4),
+        ) {
+            let key = if scheme.starts_with("redis") { "channel" } else { "queue" };
+            let query: Vec<String> = names
+                .iter()
+                .map(|n| format!("{key}={}", super::percent_encode(n, super::is_query_safe)))
+                .collect();
+            let input = format!("{scheme}://{host}:{port}/{db}?{}", query.join("&"));
+            let first = SourceUrl::parse(&input).unwrap();
+            let again = SourceUrl::parse(&first.to_string()).unwrap();
+            proptest::prop_assert_eq!(first, again);
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! `GET /events`: the merged, normalised stream as Server-Sent Events.
+//!
+//! Each client owns one [`Subscription`], which replays from the store after the
+//! client's position and then follows the broadcast, falling back to store reads
+//! whenever it lags. So the relay never queues events for a client: it holds at most
+//! the one batch it is writing, and asks for the next only when hyper has taken the
+//! last chunk (hyper pulls body chunks only as the socket drains). A slow client costs
+//! latency for itself and one batch of memory, never data, and never slows others.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use bytes::{BufMut, BytesMut};
+use futures_util::stream;
+use tokio::time::{Instant, Interval, MissedTickBehavior};
+
+use crate::hub::Subscription;
+use crate::model::Event;
+use crate::store::StoreError;
+
+use super::error::ApiError;
+use super::params::Params;
+use super::state::{AppState, ClientGuard};
+
+/// A chunk is handed to hyper once it holds about this much: big enough for
+/// throughput, small enough that a slow socket does not pin a large buffer.
+const CHUNK_BYTES: usize = 32 * 1024;
+
+type Fetch = Pin<Box<dyn Future<Output = (Subscription, Result<Option<Vec<Event>>, StoreError>)> + Send>>;
+
+pub(crate) async fn events(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+    let params = Params::parse(q.as_deref());
+    let mut filter = params.event_filter()?;
+    // The stream is about seq, not time windows; `from`/`until` would make "after
+    // seq N" ambiguous on reconnect.
+    filter.from = None;
+    filter.until = None;
+    let last_event_id = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty());
+    // A reconnecting EventSource sends Last-Event-ID with the URL it first used, so the
+    // header wins over `?since=`. With neither, the stream starts at "now".
+    let after = match last_event_id {
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| ApiError::bad_param("Last-Event-ID", format!("expected an event seq, got {v:?}")))?,
+        None => match params.u64("since")? {
+            Some(n) => n,
+            None => s.hub.health().last_seq,
+        },
+    };
+    let sub = s.hub.subscribe(after, filter);
+    let mut heartbeat = tokio::time::interval_at(Instant::now() + s.opts.heartbeat, s.opts.heartbeat);
+    heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    let client = Client {
+        fetch: Some(fetch(sub)),
+        pending: Vec::new().into_iter(),
+        heartbeat,
+        cancel: s.cancel.clone(),
+        opening: Some(opening(s.opts.retry_hint, after)),
+        done: false,
+        _guard: s.client_guard(),
+    };
+    tracing::debug!(after, "SSE client connected");
+    let body = Body::from_stream(stream::unfold(client, |mut c| async move {
+        c.next_chunk().await.map(|b| (Ok::<_, std::convert::Infallible>(b), c))
+    }));
+    let mut resp = body.into_response();
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+    // Proxies in front of a relay (nginx) must not buffer the stream.
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(resp)
+}
+
+fn fetch(mut sub: Subscription) -> Fetch {
+    Box::pin(async move {
+        let r = sub.next_batch().await;
+        (sub, r)
+    })
+}
+
+fn opening(retry: Duration, after: u64) -> Bytes {
+    Bytes::from(format!(
+        "retry: {}\n: telltale relay; events after seq {after}\n\n",
+        retry.as_millis()
+    ))
+}
+
+struct Client {
+    /// The pending read of the next batch; kept across heartbeats so a tick never
+    /// interrupts a store read halfway.
+    fetch: Option<Fetch>,
+    /// The rest of the batch being written.
+    pending: std::vec::IntoIter<Event>,
+    heartbeat: Interval,
+    cancel: tokio_util::sync::CancellationToken,
+    opening: Option<Bytes>,
+    done: bool,
+    _guard: ClientGuard,
+}
+
+impl Client {
+    async fn next_chunk(&mut self) -> Option<Bytes> {
+        if let Some(b) = self.opening.take() {
+            return Some(b);
+        }
+        if self.done {
+            return None;
+        }
+        loop {
+            if self.pending.len() > 0 {
+                self.heartbeat.reset();
+                return Some(encode(&mut self.pending));
+            }
+            let fetch = self.fetch.as_mut()?;
+            let step = tokio::select! {
+                biased;
+                _ = self.cancel.cancelled() => Step::Stop,
+                (sub, result) = fetch => Step::Fetched(sub, result),
+                _ = self.heartbeat.tick() => Step::Heartbeat,
+            };
+            match step {
+                Step::Stop => return None,
+                Step::Heartbeat => return Some(Bytes::from_static(b": heartbeat\n\n")),
+                Step::Fetched(sub, Ok(Some(batch))) => {
+                    self.pending = batch.into_iter();
+                    // Created now, but does nothing until polled: the next read starts
+                    // only once this batch is written (see the module doc).
+                    self.fetch = Some(fetch(sub));
+                }
+                Step::Fetched(_, Ok(None)) => return None, // the hub stopped
+                Step::Fetched(_, Err(e)) => {
+                    // The client reconnects with Last-Event-ID and resumes.
+                    tracing::warn!(error = %e, "SSE client: reading the history failed; closing the stream");
+                    self.done = true;
+                    self.fetch = None;
+                    return Some(error_event(&e));
+                }
+            }
+        }
+    }
+}
+
+enum Step {
+    Stop,
+    Heartbeat,
+    Fetched(Subscription, Result<Option<Vec<Event>>, StoreError>),
+}
+
+/// Encodes events until the chunk is full or the batch ends.
+fn encode(events: &mut std::vec::IntoIter<Event>) -> Bytes {
+    let mut out = BytesMut::with_capacity(CHUNK_BYTES + 1024);
+    for e in events.by_ref() {
+        write_event(&mut out, &e);
+        if out.len() >= CHUNK_BYTES {
+            break;
+        }
+    }
+    out.freeze()
+}
+
+/// One event: `id: <seq>` and the event as one line of JSON (serde escapes every
+/// newline inside strings, so `data:` never needs splitting).
+pub(crate) fn write_event(out: &mut BytesMut, e: &Event) {
+    out.put_slice(b"id: ");
+    out.put_slice(e.seq.to_string().as_bytes());
+    out.put_slice(b"\ndata: ");
+    if serde_json::to_writer(out.writer(), e).is_err() {
+        out.put_slice(b"{}");
+    }
+    out.put_slice(b"\n\n");
+}
+
+fn error_event(e: &StoreError) -> Bytes {
+    let body = serde_json::json!({"code": e.code(), "message": e.to_string()});
+    Bytes::from(format!("event: relay_error\ndata: {body}\n\n"))
+}
