@@ -2,3 +2,6 @@
 
 mod store_crash;
 mod sse_client;
+mod tail;
+mod bullmq;
+mod redis_pubsub;

@@ -1,3 +1,5 @@
 //! Test harness: real redis-server, scripted SSE servers, a running engine.
 
+pub mod redis_server;
+pub mod relay_client;
 pub mod sse_server;

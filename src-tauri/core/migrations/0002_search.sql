@@ -16,3 +16,5 @@ CREATE TABLE meta (
 ) WITHOUT ROWID;
 
 INSERT INTO meta(key, value) VALUES ('fts_indexed_seq', 0);
+-- How far the entities table is current (see 0001).
+INSERT INTO meta(key, value) VALUES ('entities_seq', 0);

@@ -71,6 +71,10 @@ impl EntityState {
     /// (`Info`, an empty `Unknown`) update the other fields but keep the status: a
     /// progress tick must not make a running job look unknown.
     pub fn apply(&mut self, e: &Event) {
+        if e.seq != 0 && e.seq <= self.last_seq {
+            // Already folded in: replaying events after a restart is idempotent.
+            return;
+        }
         let at = e.occurred_at.unwrap_or(e.received_at);
         self.source = e.source.clone();
         self.last_seen = e.received_at.max(self.last_seen);
@@ -159,27 +163,21 @@ impl Board {
         self.entities.values()
     }
 
-    /// The state `e` would produce, without changing the board: the hub writes these
-    /// in the event transaction and merges them only after the commit succeeded.
-    pub fn preview(&self, pending: &mut HashMap<EntityKey, EntityState>, e: &Event) {
+    /// Folds one event in; returns the entity's key (for the hub's dirty set).
+    pub fn apply(&mut self, e: &Event) -> EntityKey {
         let key = (e.kind, e.entity.clone());
-        let state = pending.entry(key).or_insert_with_key(|k| {
-            self.entities
-                .get(k)
-                .cloned()
-                .unwrap_or_else(|| EntityState::first(e))
-        });
-        state.apply(e);
+        self.entities
+            .entry(key.clone())
+            .or_insert_with(|| EntityState::first(e))
+            .apply(e);
+        key
     }
 
-    pub fn merge(&mut self, pending: HashMap<EntityKey, EntityState>) {
-        self.entities.extend(pending);
-    }
-
-    pub fn apply(&mut self, e: &Event) {
-        let mut pending = HashMap::with_capacity(1);
-        self.preview(&mut pending, e);
-        self.merge(pending);
+    /// Copies of the states of `keys` (those still on the board).
+    pub fn states<'a>(&self, keys: impl IntoIterator<Item = &'a EntityKey>) -> Vec<EntityState> {
+        keys.into_iter()
+            .filter_map(|k| self.entities.get(k).cloned())
+            .collect()
     }
 
     pub fn remove(&mut self, kind: EntityKind, entity: &str) {
@@ -234,11 +232,13 @@ mod tests {
     }
 
     #[test]
-    fn preview_does_not_touch_the_board_until_merged() {
-        let b = Board::default();
-        let mut pending = HashMap::new();
-        b.preview(&mut pending, &ev(1, 1, Status::Failed));
-        assert!(b.is_empty());
-        assert_eq!(pending.len(), 1);
+    fn replaying_an_event_already_folded_in_changes_nothing() {
+        let mut b = Board::default();
+        b.apply(&ev(1, 1_000, Status::Running));
+        b.apply(&ev(2, 2_000, Status::Failed));
+        let before = b.get(EntityKind::Job, "j1").unwrap().clone();
+        b.apply(&ev(1, 1_000, Status::Running));
+        b.apply(&ev(2, 2_000, Status::Failed));
+        assert_eq!(b.get(EntityKind::Job, "j1").unwrap(), &before);
     }
 }

@@ -7,10 +7,12 @@
 pub mod board;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod engine;
 pub mod hub;
 pub mod model;
 pub mod normalize;
+pub mod relay;
 pub mod source;
 pub mod store;
 

@@ -3,7 +3,10 @@
 //! run one.
 
 mod configured;
+mod ad_hoc;
 mod source_state;
+mod bullmq_source;
+mod redis_source;
 mod sse_source;
 
 pub use configured::SourceStartError;

@@ -22,7 +22,7 @@ use tokio::sync::broadcast;
 
 use crate::board::Board;
 use crate::model::Event;
-use crate::store::{EventFilter, Reader, Retention, StoreError, Writer};
+use crate::store::{Checkpointer, EventFilter, Reader, Retention, StoreError, Writer};
 
 /// A batch of stored events as broadcast to subscribers.
 pub type LiveBatch = Arc<Vec<Event>>;
@@ -71,7 +71,20 @@ impl Hub {
     pub fn start(opts: HubOptions) -> Result<Hub, StoreError> {
         let writer = Writer::open(&opts.db)?;
         let reader = Reader::open(&opts.db)?;
-        let board = Arc::new(RwLock::new(Board::from_states(reader.all_entities()?)));
+        // The entities table is written behind ingestion: fold in what came after it.
+        let mut board = Board::from_states(reader.all_entities()?);
+        let mut dirty = std::collections::HashSet::new();
+        let mut after = writer.entities_seq();
+        loop {
+            let page = reader.since(after, &EventFilter::default(), 10_000)?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for e in &page {
+                dirty.insert(board.apply(e));
+            }
+        }
+        let board = Arc::new(RwLock::new(board));
+        let checkpointer = Checkpointer::start(&opts.db, Duration::from_millis(250))?;
         let (tx, rx) = flume::bounded(opts.inbox_capacity);
         let (live, _) = broadcast::channel(opts.broadcast_capacity);
         let health = Arc::new(Mutex::new(HubHealth {
@@ -87,6 +100,8 @@ impl Hub {
             health: health.clone(),
             stop: stop.clone(),
             opts: opts.clone(),
+            dirty,
+            _checkpointer: checkpointer,
         })
         .map_err(|e| StoreError::Io {
             path: opts.db.clone(),

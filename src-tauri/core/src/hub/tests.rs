@@ -172,3 +172,37 @@ async fn board_is_rebuilt_from_the_store_after_restart() {
     assert_eq!(seen.len(), 1);
     assert_eq!(hub.health().last_seq, 1);
 }
+
+/// A crash can leave the entities table behind the events (it is written behind
+/// ingestion); the board is rebuilt by replaying what came after it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn board_replays_events_the_entities_table_had_not_caught_up_with() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    {
+        // Write events the way the hub does, but "crash" before any entity flush.
+        let mut w = crate::store::Writer::open(&path).unwrap();
+        let mut a = job("s", 1);
+        a.status = Status::Running;
+        let mut b = job("s", 1);
+        b.status = Status::Failed;
+        b.remote_id = Some("second".into());
+        w.append(&mut [Ingest::new("s", vec![a, b])]).unwrap();
+        assert_eq!(w.entities_seq(), 0);
+    }
+    let hub = Hub::start(HubOptions::new(&path)).unwrap();
+    {
+        let board = hub.board();
+        let board = board.read().unwrap();
+        let s = board.get(EntityKind::Job, "s-job-1").expect("replayed");
+        assert_eq!(s.status, Status::Failed);
+        assert_eq!(s.events, 2);
+    }
+    // And the table catches up (at shutdown at the latest).
+    let db = path.clone();
+    tokio::task::spawn_blocking(move || hub.shutdown()).await.unwrap();
+    let r = crate::store::Reader::open(&db).unwrap();
+    let latest = r.latest(&crate::store::EventFilter::default(), 10).unwrap();
+    assert_eq!(latest.len(), 1);
+    assert_eq!(latest[0].events, 2);
+}

@@ -1,5 +1,6 @@
 //! The writer thread's loop.
 
+use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -10,9 +11,9 @@ use tokio::sync::{broadcast, oneshot};
 use super::health::HealthError;
 use super::ingest::HubMsg;
 use super::{HubHealth, HubOptions, Ingest, LiveBatch, IDLE_TICK};
-use crate::board::Board;
+use crate::board::{Board, EntityKey};
 use crate::model::now_millis;
-use crate::store::{StoreError, Writer};
+use crate::store::{Checkpointer, StoreError, Writer};
 
 pub(super) struct WriterThread {
     pub writer: Writer,
@@ -22,6 +23,10 @@ pub(super) struct WriterThread {
     pub health: Arc<Mutex<HubHealth>>,
     pub stop: Arc<AtomicBool>,
     pub opts: HubOptions,
+    /// Entities changed since the entities table was last written.
+    pub dirty: HashSet<EntityKey>,
+    /// Dropped with the thread, after the final checkpoint.
+    pub _checkpointer: Checkpointer,
 }
 
 pub(super) fn spawn(t: WriterThread) -> std::io::Result<JoinHandle<()>> {
@@ -45,6 +50,11 @@ fn take(m: HubMsg, batches: &mut Vec<Ingest>, acks: &mut Vec<oneshot::Sender<u64
     }
 }
 
+/// Entity states are written at most this long after their events...
+const ENTITY_FLUSH_EVERY: Duration = Duration::from_secs(1);
+/// ...or sooner when this many entities changed.
+const ENTITY_FLUSH_AT: usize = 50_000;
+
 /// Search indexing may lag ingestion by this much before it takes turns with it.
 const MAX_SEARCH_LAG: u64 = 200_000;
 const RETENTION_STEP: u64 = 5_000;
@@ -54,6 +64,7 @@ impl WriterThread {
         let mut batches: Vec<Ingest> = Vec::new();
         let mut acks: Vec<oneshot::Sender<u64>> = Vec::new();
         let mut last_retention = Instant::now() - Duration::from_secs(3600);
+        let mut last_entity_flush = Instant::now();
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
             let first = if stopping {
@@ -84,12 +95,17 @@ impl WriterThread {
             for a in acks.drain(..) {
                 let _ = a.send(last);
             }
+            if last_entity_flush.elapsed() >= ENTITY_FLUSH_EVERY || self.dirty.len() >= ENTITY_FLUSH_AT {
+                self.flush_entities();
+                last_entity_flush = Instant::now();
+            }
             // Keep search from falling arbitrarily far behind under sustained load.
             if self.writer.next_seq() - 1 - self.writer.search_indexed_upto() > MAX_SEARCH_LAG {
                 self.index_search();
             }
         }
         // Shutting down: everything queued is committed above; fold the WAL back.
+        self.flush_entities();
         let _ = self.writer.index_search(u64::MAX);
         if let Err(e) = self.writer.checkpoint() {
             tracing::warn!(error = %e, "checkpoint at shutdown failed; the WAL is replayed at next start");
@@ -102,17 +118,15 @@ impl WriterThread {
     fn commit(&mut self, batches: &mut Vec<Ingest>) {
         let mut delay = Duration::from_millis(100);
         loop {
-            let result = {
-                let board = self.board.read().unwrap_or_else(|p| p.into_inner());
-                self.writer.append(batches, &board)
-            };
-            match result {
+            match self.writer.append(batches) {
                 Ok(outcome) => {
-                    self.board
-                        .write()
-                        .unwrap_or_else(|p| p.into_inner())
-                        .merge(outcome.entities);
                     let events: Vec<_> = batches.drain(..).flat_map(|b| b.events).collect();
+                    {
+                        let mut board = self.board.write().unwrap_or_else(|p| p.into_inner());
+                        for e in &events {
+                            self.dirty.insert(board.apply(e));
+                        }
+                    }
                     if let Ok(mut h) = self.health.lock() {
                         h.last_seq = self.writer.next_seq() - 1;
                         h.stored += outcome.stored as u64;
@@ -161,6 +175,23 @@ impl WriterThread {
         }
     }
 
+    /// Writes the changed entity states behind ingestion. On failure they stay dirty
+    /// and are retried; the events they derive from are already stored.
+    fn flush_entities(&mut self) {
+        if self.dirty.is_empty() {
+            return;
+        }
+        let states = {
+            let board = self.board.read().unwrap_or_else(|p| p.into_inner());
+            board.states(self.dirty.iter())
+        };
+        let upto = self.writer.next_seq() - 1;
+        match self.writer.write_entities(states.iter(), upto) {
+            Ok(_) => self.dirty.clear(),
+            Err(e) => tracing::warn!(error = %e, "cannot write entity states; will retry"),
+        }
+    }
+
     fn index_search(&mut self) {
         match self.writer.index_search(self.opts.search_step) {
             Ok(_) => {
@@ -181,6 +212,8 @@ impl WriterThread {
         if self.opts.retention.is_unbounded() || last_retention.elapsed() < IDLE_TICK * 20 {
             return;
         }
+        // Retention decides what to drop from the entities table: make it current.
+        self.flush_entities();
         match self
             .writer
             .retention_step(&self.opts.retention, now_millis(), RETENTION_STEP)

@@ -121,11 +121,11 @@ impl Client {
                 self.heartbeat.reset();
                 return Some(encode(&mut self.pending));
             }
-            let fetch = self.fetch.as_mut()?;
+            let pending_read = self.fetch.as_mut()?;
             let step = tokio::select! {
                 biased;
                 _ = self.cancel.cancelled() => Step::Stop,
-                (sub, result) = fetch => Step::Fetched(sub, result),
+                (sub, result) = pending_read => Step::Fetched(sub, result),
                 _ = self.heartbeat.tick() => Step::Heartbeat,
             };
             match step {

@@ -59,11 +59,22 @@ impl EventFilter {
             w.push(format!("{alias}status = ?"));
             p.push(Value::Text(s.as_str().into()));
         }
+        // Time bounds become a seq range through the minute buckets (no index on
+        // received_at), then the exact test on received_at.
         if let Some(f) = self.from {
+            w.push(format!(
+                "{alias}seq >= COALESCE((SELECT MIN(first_seq) FROM time_buckets WHERE minute >= ?), {})",
+                i64::MAX
+            ));
+            p.push(Value::Integer(f.div_euclid(60_000)));
             w.push(format!("{alias}received_at >= ?"));
             p.push(Value::Integer(f));
         }
         if let Some(u) = self.until {
+            w.push(format!(
+                "{alias}seq <= COALESCE((SELECT MAX(last_seq) FROM time_buckets WHERE minute <= ?), -1)"
+            ));
+            p.push(Value::Integer((u - 1).div_euclid(60_000)));
             w.push(format!("{alias}received_at < ?"));
             p.push(Value::Integer(u));
         }

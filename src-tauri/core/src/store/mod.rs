@@ -3,6 +3,7 @@
 //! One [`Writer`] (owned by the hub's thread) and any number of [`Reader`]s. WAL mode
 //! lets readers see committed snapshots while the writer appends.
 
+mod checkpointer;
 mod error;
 mod filter;
 mod migrations;
@@ -11,6 +12,7 @@ mod retention;
 mod row;
 mod writer;
 
+pub use checkpointer::Checkpointer;
 pub use error::StoreError;
 pub use filter::EventFilter;
 pub use migrations::{migrate, migrate_to, schema_version, MIGRATIONS};

@@ -42,11 +42,13 @@ impl Writer {
         let conn = self.connection();
         if let Some(age) = policy.max_age {
             let cutoff = now - age.as_millis() as i64;
+            // Only minutes that started before the cutoff can hold old events.
             let mut st = conn.prepare_cached(
-                "SELECT seq FROM events WHERE received_at < ?1 ORDER BY received_at LIMIT ?2",
+                "SELECT seq FROM events WHERE seq <= COALESCE((SELECT MAX(last_seq) FROM time_buckets \
+                 WHERE minute <= ?1), -1) AND received_at < ?2 ORDER BY seq LIMIT ?3",
             )?;
             victims = st
-                .query_map(params![cutoff, limit as i64], |r| r.get(0))?
+                .query_map(params![cutoff.div_euclid(60_000), cutoff, limit as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
         }
         if victims.is_empty() {
@@ -77,6 +79,10 @@ impl Writer {
             let mut gone = conn.prepare_cached(
                 "DELETE FROM entities WHERE last_seq < COALESCE((SELECT MIN(seq) FROM events), 9223372036854775807) \
                  RETURNING kind, entity",
+            )?;
+            conn.execute(
+                "DELETE FROM time_buckets WHERE last_seq < COALESCE((SELECT MIN(seq) FROM events), 9223372036854775807)",
+                [],
             )?;
             let removed_entities = gone
                 .query_map([], |r| {

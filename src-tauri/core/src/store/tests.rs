@@ -21,8 +21,14 @@ fn append(w: &mut Writer, board: &mut Board, source: &str, events: Vec<Event>, c
         events,
         cursor: cursor.map(str::to_string),
     }];
-    let mut out = w.append(&mut batch, board).unwrap();
-    board.merge(std::mem::take(&mut out.entities));
+    let out = w.append(&mut batch).unwrap();
+    let mut keys = Vec::new();
+    for e in &batch[0].events {
+        keys.push(board.apply(e));
+    }
+    // The hub writes entity states behind ingestion; here, after every append.
+    let states = board.states(keys.iter());
+    w.write_entities(states.iter(), w.next_seq() - 1).unwrap();
     out
 }
 
@@ -144,17 +150,16 @@ fn a_failed_append_leaves_nothing_and_can_be_retried() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("h.db");
     let mut w = Writer::open(&path).unwrap();
-    let board = Board::default();
     // Another connection holds the write lock: the append must fail cleanly.
     let other = rusqlite::Connection::open(&path).unwrap();
     other.busy_timeout(std::time::Duration::from_millis(1)).unwrap();
     w.connection().busy_timeout(std::time::Duration::from_millis(10)).unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
     let mut batch = vec![Ingest::new("s", vec![ev("s", "a", Status::Failed, Some("9"))]).with_cursor("9")];
-    assert!(w.append(&mut batch, &board).is_err());
+    assert!(w.append(&mut batch).is_err());
     assert_eq!(batch[0].events[0].seq, 0);
     other.execute_batch("ROLLBACK").unwrap();
-    let out = w.append(&mut batch, &board).unwrap();
+    let out = w.append(&mut batch).unwrap();
     assert_eq!(out.stored, 1);
     assert_eq!(batch[0].events[0].seq, 1);
     assert_eq!(Reader::open(&path).unwrap().cursor("s").unwrap().as_deref(), Some("9"));
@@ -279,4 +284,32 @@ fn retention_by_size_trims_until_under_the_limit() {
     assert!(left > 0 && left < 5_000, "left {left}");
     let oldest = r.since(0, &EventFilter::default(), 1).unwrap();
     assert_eq!(oldest[0].seq, 5_000 - left + 1, "the oldest went first");
+}
+
+#[test]
+fn time_windows_are_exact_across_minutes_and_out_of_order_stamps() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = Writer::open(&path).unwrap();
+    let mut board = Board::default();
+    // 10 minutes of events; sources stamp received_at a little out of seq order.
+    let base = 1_700_000_000_000i64;
+    let mut all = Vec::new();
+    for i in 0..600i64 {
+        let mut e = ev("s", &format!("j{i}"), Status::Running, None);
+        e.received_at = base + i * 1_000 + if i % 7 == 0 { -2_500 } else { 0 };
+        all.push(e.received_at);
+        append(&mut w, &mut board, "s", vec![e], None);
+    }
+    let r = Reader::open(&path).unwrap();
+    for (from, until) in [(base, base + 60_000), (base + 59_000, base + 61_000), (base + 123_456, base + 400_000), (base - 10_000, base + 1)] {
+        let got = r
+            .query(&EventFilter { from: Some(from), until: Some(until), ..Default::default() }, 10_000)
+            .unwrap();
+        let want = all.iter().filter(|t| **t >= from && **t < until).count();
+        assert_eq!(got.len(), want, "window {from}..{until}");
+        assert!(got.iter().all(|e| e.received_at >= from && e.received_at < until));
+    }
+    let only_from = r.query(&EventFilter { from: Some(base + 590_000), ..Default::default() }, 10_000).unwrap();
+    assert_eq!(only_from.len(), all.iter().filter(|t| **t >= base + 590_000).count());
 }

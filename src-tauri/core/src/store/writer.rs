@@ -7,9 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 use super::row::counts_json;
 use super::{open, StoreError};
-use crate::board::{Board, EntityKey, EntityState};
+use crate::board::EntityState;
 use crate::hub::Ingest;
-use crate::model::now_millis;
+use crate::model::{now_millis, Millis};
 
 /// What one append did.
 #[derive(Debug, Default)]
@@ -18,15 +18,13 @@ pub struct AppendOutcome {
     pub stored: usize,
     /// Events dropped because (source, remote id) was already stored.
     pub duplicates: usize,
-    /// The new state of every entity the batch touched, already written; the hub
-    /// merges it into the board.
-    pub entities: HashMap<EntityKey, EntityState>,
 }
 
 pub struct Writer {
     conn: Connection,
     next_seq: u64,
     fts_indexed: u64,
+    entities_seq: u64,
 }
 
 impl Writer {
@@ -41,10 +39,20 @@ impl Writer {
             )
             .optional()?
             .unwrap_or(0);
+        let entities_seq: i64 = conn
+            .query_row("SELECT value FROM meta WHERE key = 'entities_seq'", [], |r| r.get(0))
+            .optional()?
+            .unwrap_or(0);
+        // The writer's own page cache: index pages stay hot across batches.
+        conn.pragma_update(None, "cache_size", -65_536)?;
+        // Checkpoints run on a separate connection (see `Checkpointer`), so the
+        // writer never pays for copying the WAL back.
+        conn.pragma_update(None, "wal_autocheckpoint", 0)?;
         Ok(Writer {
             conn,
             next_seq: last.unwrap_or(0) as u64 + 1,
             fts_indexed: fts_indexed as u64,
+            entities_seq: entities_seq as u64,
         })
     }
 
@@ -58,12 +66,12 @@ impl Writer {
     }
 
     /// Appends every batch in one transaction: assigns `seq`, drops duplicates by
-    /// (source, remote id), saves each batch's cursor and the new entity states.
+    /// (source, remote id), saves each batch's cursor and the minute buckets.
     ///
     /// On error nothing is written and every event's `seq` is back to 0, so the hub
     /// can retry the same batches later: nothing is lost.
-    pub fn append(&mut self, batches: &mut [Ingest], board: &Board) -> Result<AppendOutcome, StoreError> {
-        match self.try_append(batches, board) {
+    pub fn append(&mut self, batches: &mut [Ingest]) -> Result<AppendOutcome, StoreError> {
+        match self.try_append(batches) {
             Ok(outcome) => Ok(outcome),
             Err(e) => {
                 let _ = self.conn.execute_batch("ROLLBACK");
@@ -77,8 +85,9 @@ impl Writer {
         }
     }
 
-    fn try_append(&mut self, batches: &mut [Ingest], board: &Board) -> Result<AppendOutcome, StoreError> {
+    fn try_append(&mut self, batches: &mut [Ingest]) -> Result<AppendOutcome, StoreError> {
         let mut outcome = AppendOutcome::default();
+        let mut buckets = MinuteBuckets::default();
         let mut seq = self.next_seq;
         self.conn.execute_batch("BEGIN IMMEDIATE")?;
         {
@@ -114,9 +123,9 @@ impl Writer {
                     ])?;
                     if inserted == 1 {
                         ev.seq = seq;
+                        buckets.add(ev.received_at, seq);
                         seq += 1;
                         outcome.stored += 1;
-                        board.preview(&mut outcome.entities, ev);
                     } else {
                         ev.seq = 0;
                         outcome.duplicates += 1;
@@ -126,14 +135,42 @@ impl Writer {
                     cursor.execute(params![batch.source, c, (seq - 1) as i64, now_millis()])?;
                 }
             }
-            let mut upsert = self.conn.prepare_cached(
+            let mut bucket = self.conn.prepare_cached(
+                "INSERT INTO time_buckets (minute, first_seq, last_seq) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT(minute) DO UPDATE SET first_seq = min(first_seq, excluded.first_seq), \
+                 last_seq = max(last_seq, excluded.last_seq)",
+            )?;
+            for (minute, (first, last)) in &buckets.0 {
+                bucket.execute(params![minute, *first as i64, *last as i64])?;
+            }
+        }
+        self.conn.execute_batch("COMMIT")?;
+        self.next_seq = seq;
+        for b in batches.iter_mut() {
+            b.events.retain(|e| e.seq != 0);
+        }
+        Ok(outcome)
+    }
+
+    /// Writes entity states (the board's changed entries) and records that the table
+    /// is current up to `upto_seq`. Called behind ingestion: every second, before
+    /// retention, and at shutdown.
+    pub fn write_entities<'a>(
+        &mut self,
+        states: impl IntoIterator<Item = &'a EntityState>,
+        upto_seq: u64,
+    ) -> Result<usize, StoreError> {
+        let tx = self.conn.transaction()?;
+        let mut n = 0;
+        {
+            let mut upsert = tx.prepare_cached(
                 "INSERT OR REPLACE INTO entities (kind, entity, source, parent, status, progress, \
                  stage, message, error, counts, first_seen, started_at, finished_at, last_seen, \
                  last_seq, events) \
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
             )?;
-            for s in outcome.entities.values() {
-                upsert.execute(params![
+            for s in states {
+                n += upsert.execute(params![
                     s.kind.as_str(),
                     s.entity,
                     s.source,
@@ -152,13 +189,19 @@ impl Writer {
                     s.events as i64,
                 ])?;
             }
+            tx.execute(
+                "UPDATE meta SET value = ?1 WHERE key = 'entities_seq'",
+                params![upto_seq as i64],
+            )?;
         }
-        self.conn.execute_batch("COMMIT")?;
-        self.next_seq = seq;
-        for b in batches.iter_mut() {
-            b.events.retain(|e| e.seq != 0);
-        }
-        Ok(outcome)
+        tx.commit()?;
+        self.entities_seq = upto_seq;
+        Ok(n)
+    }
+
+    /// Up to which seq the entities table is current.
+    pub fn entities_seq(&self) -> u64 {
+        self.entities_seq
     }
 
     /// Indexes up to `limit` stored events for full-text search, oldest first.
@@ -194,5 +237,20 @@ impl Writer {
         self.conn
             .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
         Ok(())
+    }
+}
+
+/// Per-minute seq ranges of one batch (usually one or two minutes).
+#[derive(Default)]
+struct MinuteBuckets(HashMap<i64, (u64, u64)>);
+
+impl MinuteBuckets {
+    fn add(&mut self, received_at: Millis, seq: u64) {
+        let r = self
+            .0
+            .entry(received_at.div_euclid(60_000))
+            .or_insert((seq, seq));
+        r.0 = r.0.min(seq);
+        r.1 = r.1.max(seq);
     }
 }

@@ -1,0 +1,1 @@
+//! Runs a BullMQ source inside the engine.

@@ -1,0 +1,1 @@
+//! BullMQ e2e (in progress).
