@@ -5,3 +5,4 @@ mod sse_client;
 mod tail;
 mod bullmq;
 mod redis_pubsub;
+mod relay;

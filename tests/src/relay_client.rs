@@ -77,7 +77,12 @@ impl RelayHarness {
 
 /// A job event numbered `i` (its `remote_id` too, so the hub does not dedupe it).
 pub fn job_event(source: &str, i: u64) -> Event {
-    let mut e = Event::new(source, EntityKind::Job, format!("job-{}", i % 500), Status::Running);
+    let mut e = Event::new(
+        source,
+        EntityKind::Job,
+        format!("job-{}", i % 500),
+        Status::Running,
+    );
     e.progress = Some((i % 100) as f64);
     e.message = Some(format!("step {i}"));
     e.remote_id = Some(i.to_string());
@@ -88,7 +93,14 @@ pub fn job_event(source: &str, i: u64) -> Event {
 
 /// Publishes events `first..first + count` through the hub in batches of `batch`,
 /// pacing to `per_second` (0 = as fast as the hub takes them).
-pub async fn publish(sender: &IngestSender, source: &str, first: u64, count: u64, batch: u64, per_second: u64) -> anyhow::Result<()> {
+pub async fn publish(
+    sender: &IngestSender,
+    source: &str,
+    first: u64,
+    count: u64,
+    batch: u64,
+    per_second: u64,
+) -> anyhow::Result<()> {
     let start = Instant::now();
     let mut i = first;
     while i < first + count {
@@ -131,7 +143,12 @@ pub struct RawSse {
 
 impl RawSse {
     /// Connects and sends `GET path` with `headers`; reads the response head.
-    pub async fn connect(addr: SocketAddr, path: &str, headers: &[(&str, &str)], deadline: Instant) -> anyhow::Result<Self> {
+    pub async fn connect(
+        addr: SocketAddr,
+        path: &str,
+        headers: &[(&str, &str)],
+        deadline: Instant,
+    ) -> anyhow::Result<Self> {
         let mut stream = tokio::time::timeout_at(deadline, TcpStream::connect(addr)).await??;
         let mut req = format!("GET {path} HTTP/1.1\r\n");
         if !headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("host")) {
@@ -167,14 +184,18 @@ impl RawSse {
             .nth(1)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| anyhow::anyhow!("bad status line {status_line:?}"))?;
-        me.chunked = me.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
+        me.chunked = me
+            .header("transfer-encoding")
+            .is_some_and(|v| v.eq_ignore_ascii_case("chunked"));
         Ok(me)
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
         self.head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
-            k.trim().eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+            k.trim()
+                .eq_ignore_ascii_case(name)
+                .then(|| v.trim().to_string())
         })
     }
 
@@ -266,7 +287,8 @@ impl RawSse {
                 return Ok(None);
             };
             let block: Vec<u8> = self.body.drain(..end + 2).collect();
-            let text = std::str::from_utf8(&block).map_err(|e| anyhow::anyhow!("not UTF-8: {e}"))?;
+            let text =
+                std::str::from_utf8(&block).map_err(|e| anyhow::anyhow!("not UTF-8: {e}"))?;
             let mut frame = Frame::default();
             let mut has_data = false;
             for line in text.split('\n').filter(|l| !l.is_empty()) {
@@ -304,7 +326,12 @@ fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
 /// Sends one raw request and returns the status and the whole response text (the
 /// server closes or the deadline passes). For the access-control tests, where the
 /// exact `Host` and `Origin` bytes matter.
-pub async fn raw_status(addr: SocketAddr, path: &str, headers: &[(&str, &str)], deadline: Instant) -> anyhow::Result<(u16, String)> {
+pub async fn raw_status(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+    deadline: Instant,
+) -> anyhow::Result<(u16, String)> {
     let mut all: Vec<(&str, &str)> = headers.to_vec();
     all.push(("Connection", "close"));
     let mut c = RawSse::connect(addr, path, &all, deadline).await?;

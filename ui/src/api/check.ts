@@ -101,6 +101,7 @@ export class ShapeError extends Error {
 }
 
 /** Narrows `v` to `T` or throws a ShapeError naming the first bad field. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- T is what the checker proved
 export function expect<T>(c: Checker, what: string, v: unknown): T {
   const e = c(v, what);
   if (e) throw new ShapeError(what, e);

@@ -180,3 +180,21 @@ export const parse = {
   sourceTestResult: (v: unknown) => expect<SourceTestResult>(sourceTestResult, "source test", v),
   rules: (v: unknown) => expect<Rules>(rules, "rules", v),
 };
+
+/** Checkers by name, for the fixture tests and the e2e suite. */
+export const checkers = {
+  event,
+  entityState,
+  jobRow,
+  jobsPage,
+  timeline,
+  queues,
+  workers,
+  sources,
+  history,
+  health,
+  apiErrorBody,
+  sourceTestResult,
+  rules,
+} satisfies Record<string, Checker>;
+export type CheckerName = keyof typeof checkers;

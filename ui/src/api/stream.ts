@@ -72,7 +72,7 @@ export class LiveStream {
 
   private connect(): void {
     if (this.stopped) return;
-    const open = this.o.open ?? ((u: string) => new EventSource(u) as unknown as EventSourceLike);
+    const open: (u: string) => EventSourceLike = this.o.open ?? ((u: string) => new EventSource(u));
     const es = open(this.o.url(this.o.resumeFrom()));
     this.es = es;
     this.connections++;

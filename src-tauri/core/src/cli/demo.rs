@@ -26,7 +26,10 @@ pub fn run(config: Option<&Path>, args: DemoArgs) -> anyhow::Result<ExitCode> {
         anyhow::bail!("--speed must be a positive number");
     }
     let loaded = load_config(config)?;
-    eprintln!("telltale: running the built-in demo source (simulated jobs, seed {})", args.seed);
+    eprintln!(
+        "telltale: running the built-in demo source (simulated jobs, seed {})",
+        args.seed
+    );
     let mut opts = DemoOptions::new(args.seed);
     opts.speed = args.speed;
     run_plan(loaded, &args.common, SourcePlan::Demo(opts))

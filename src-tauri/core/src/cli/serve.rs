@@ -55,7 +55,10 @@ pub struct CommonArgs {
 /// Which sources a run monitors.
 #[derive(Debug, Clone)]
 pub(crate) enum SourcePlan {
-    Urls { urls: Vec<String>, headers: Vec<(String, String)> },
+    Urls {
+        urls: Vec<String>,
+        headers: Vec<(String, String)>,
+    },
     Configured,
     Demo(DemoOptions),
 }
@@ -98,7 +101,11 @@ pub(crate) fn load_config(config: Option<&Path>) -> anyhow::Result<LoadedConfig>
     Ok(loaded)
 }
 
-pub(crate) fn run_plan(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> anyhow::Result<ExitCode> {
+pub(crate) fn run_plan(
+    loaded: LoadedConfig,
+    common: &CommonArgs,
+    plan: SourcePlan,
+) -> anyhow::Result<ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("telltale")
@@ -133,7 +140,8 @@ async fn serve(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> a
             return Err(e);
         }
     };
-    let relay = Relay::for_engine(listener, &engine, RelayOptions::new(token)).context("cannot start the relay")?;
+    let relay = Relay::for_engine(listener, &engine, RelayOptions::new(token))
+        .context("cannot start the relay")?;
     // The one line on stdout: the UI's address with its token.
     println!("{}", relay.ui_url());
     eprintln!(
@@ -162,7 +170,11 @@ async fn serve(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> a
 }
 
 /// Starts the plan's sources; returns the demo server when it runs one.
-async fn start_sources(engine: &Engine, cfg: &Config, plan: SourcePlan) -> anyhow::Result<Option<DemoServer>> {
+async fn start_sources(
+    engine: &Engine,
+    cfg: &Config,
+    plan: SourcePlan,
+) -> anyhow::Result<Option<DemoServer>> {
     match plan {
         SourcePlan::Urls { urls, headers } => {
             engine.add_source_urls(&urls, &headers)?;
@@ -186,7 +198,8 @@ async fn start_sources(engine: &Engine, cfg: &Config, plan: SourcePlan) -> anyho
             let listener = TcpListener::bind((std::net::Ipv4Addr::LOCALHOST, 0))
                 .await
                 .context("cannot start the demo source")?;
-            let demo = DemoServer::start_with(listener, opts).context("cannot start the demo source")?;
+            let demo =
+                DemoServer::start_with(listener, opts).context("cannot start the demo source")?;
             let source = SseSourceConfig::new(crate::demo::SOURCE_NAME, demo.url());
             if let Err(e) = engine.add_sse_source(source, FieldOverrides::default()) {
                 demo.shutdown().await;
@@ -216,7 +229,9 @@ fn access_token(common: &CommonArgs, loaded: &LoadedConfig) -> anyhow::Result<Ac
     match dir {
         Some(dir) => Ok(AccessToken::load_or_create(&dir)?),
         None => {
-            eprintln!("telltale: warning: no config directory; using a token valid for this run only");
+            eprintln!(
+                "telltale: warning: no config directory; using a token valid for this run only"
+            );
             Ok(AccessToken::generate()?)
         }
     }

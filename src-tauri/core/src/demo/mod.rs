@@ -90,7 +90,10 @@ impl DemoServer {
     pub async fn shutdown(self) {
         self.cancel.cancel();
         let mut task = self.task;
-        if tokio::time::timeout(Duration::from_secs(5), &mut task).await.is_err() {
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
             task.abort();
         }
     }

@@ -36,7 +36,9 @@ pub(super) struct DemoState {
 }
 
 pub(super) fn router(state: DemoState) -> Router {
-    Router::new().route("/events", get(events)).with_state(state)
+    Router::new()
+        .route("/events", get(events))
+        .with_state(state)
 }
 
 async fn events(State(st): State<DemoState>, headers: HeaderMap) -> Response {
@@ -49,7 +51,11 @@ async fn events(State(st): State<DemoState>, headers: HeaderMap) -> Response {
         None => 0,
         Some(Ok(n)) if n <= MAX_RESUME_ID => n,
         Some(_) => {
-            return (StatusCode::BAD_REQUEST, "Last-Event-ID is not an id of this demo stream\n").into_response();
+            return (
+                StatusCode::BAD_REQUEST,
+                "Last-Event-ID is not an id of this demo stream\n",
+            )
+                .into_response();
         }
     };
     let seed = st.opts.seed;
@@ -66,7 +72,11 @@ async fn events(State(st): State<DemoState>, headers: HeaderMap) -> Response {
     })
     .await;
     let Ok((sim, first, base)) = prepared else {
-        return (StatusCode::INTERNAL_SERVER_ERROR, "demo simulation failed\n").into_response();
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "demo simulation failed\n",
+        )
+            .into_response();
     };
     let play = Player {
         sim,
@@ -83,8 +93,10 @@ async fn events(State(st): State<DemoState>, headers: HeaderMap) -> Response {
         p.next_chunk().await.map(|b| (Ok::<_, Infallible>(b), p))
     }));
     let mut resp = body.into_response();
-    resp.headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    resp.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     resp.headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     resp
@@ -114,28 +126,26 @@ impl Player {
             self.opened = true;
             return Some(Bytes::from_static(b"retry: 1000\n: telltale demo\n\n"));
         }
-        loop {
-            let due = self.due(&self.next);
-            let beat = self.last_write + self.heartbeat;
-            tokio::select! {
-                biased;
-                _ = self.cancel.cancelled() => return None,
-                _ = tokio::time::sleep_until(due) => {
-                    // Everything already due goes out together: at high speed the
-                    // stream is written in chunks, not one syscall per event.
-                    let mut out = Vec::with_capacity(1024);
-                    let now = Instant::now();
-                    while out.len() < CHUNK_BYTES && self.due(&self.next) <= now {
-                        write(&mut out, &self.next);
-                        self.next = self.sim.next_event();
-                    }
-                    self.last_write = now;
-                    return Some(Bytes::from(out));
+        let due = self.due(&self.next);
+        let beat = self.last_write + self.heartbeat;
+        tokio::select! {
+            biased;
+            _ = self.cancel.cancelled() => None,
+            _ = tokio::time::sleep_until(due) => {
+                // Everything already due goes out together: at high speed the
+                // stream is written in chunks, not one syscall per event.
+                let mut out = Vec::with_capacity(1024);
+                let now = Instant::now();
+                while out.len() < CHUNK_BYTES && self.due(&self.next) <= now {
+                    write(&mut out, &self.next);
+                    self.next = self.sim.next_event();
                 }
-                _ = tokio::time::sleep_until(beat) => {
-                    self.last_write = Instant::now();
-                    return Some(Bytes::from_static(b": heartbeat\n\n"));
-                }
+                self.last_write = now;
+                Some(Bytes::from(out))
+            }
+            _ = tokio::time::sleep_until(beat) => {
+                self.last_write = Instant::now();
+                Some(Bytes::from_static(b": heartbeat\n\n"))
             }
         }
     }
@@ -144,5 +154,7 @@ impl Player {
 fn write(out: &mut Vec<u8>, e: &DemoEvent) {
     let mut data = e.data.clone();
     data["timestamp"] = serde_json::json!(now_millis());
-    out.extend_from_slice(format!("event: {}\nid: {}\ndata: {}\n\n", e.name, e.id, data).as_bytes());
+    out.extend_from_slice(
+        format!("event: {}\nid: {}\ndata: {}\n\n", e.name, e.id, data).as_bytes(),
+    );
 }

@@ -134,7 +134,8 @@ impl Simulation {
 
     fn schedule(&mut self, after_ms: u64, action: Action) {
         self.order += 1;
-        self.agenda.push(Reverse((self.now + after_ms, self.order, action)));
+        self.agenda
+            .push(Reverse((self.now + after_ms, self.order, action)));
     }
 
     fn emit(&mut self, name: &'static str, data: Value) {
@@ -188,9 +189,10 @@ impl Simulation {
     /// Starts waiting jobs on free workers of queue `q`.
     fn dispatch(&mut self, q: usize) {
         loop {
-            let Some(w) = (0..self.workers.len())
-                .find(|&w| self.workers[w].queue == q && self.workers[w].running.len() < self.workers[w].concurrency)
-            else {
+            let Some(w) = (0..self.workers.len()).find(|&w| {
+                self.workers[w].queue == q
+                    && self.workers[w].running.len() < self.workers[w].concurrency
+            }) else {
                 return;
             };
             let Some(n) = self.queues[q].waiting.pop_front() else {
@@ -215,7 +217,10 @@ impl Simulation {
                 job.worker = w;
             }
             let (stage, _) = spec.stages[0];
-            let msg = format!("Picked up by {} (attempt {attempt} of {})", self.workers[w].id, spec.max_attempts);
+            let msg = format!(
+                "Picked up by {} (attempt {attempt} of {})",
+                self.workers[w].id, spec.max_attempts
+            );
             self.job_update(n, "started", Some(0.0), Some(stage), &msg, None);
             if was_idle {
                 self.worker_status(w);
@@ -245,7 +250,14 @@ impl Simulation {
         }
         if done == spec.stages.len() {
             self.queues[q].completed += 1;
-            self.job_update(n, "completed", Some(100.0), Some(spec.stages[done - 1].0), spec.done_message, None);
+            self.job_update(
+                n,
+                "completed",
+                Some(100.0),
+                Some(spec.stages[done - 1].0),
+                spec.done_message,
+                None,
+            );
             self.finish(n, true);
             return;
         }
@@ -270,7 +282,14 @@ impl Simulation {
                 spec.max_attempts,
                 wait / 1000
             );
-            self.job_update(n, "retrying", progress, Some(stage_name), &msg, Some(failure.error));
+            self.job_update(
+                n,
+                "retrying",
+                progress,
+                Some(stage_name),
+                &msg,
+                Some(failure.error),
+            );
             self.queues[q].delayed += 1;
             self.schedule(wait, Action::Retry(n));
             self.finish(n, false);
@@ -281,7 +300,14 @@ impl Simulation {
             } else {
                 format!("Failed in {stage_name}; not retried")
             };
-            self.job_update(n, "failed", progress, Some(stage_name), &msg, Some(failure.error));
+            self.job_update(
+                n,
+                "failed",
+                progress,
+                Some(stage_name),
+                &msg,
+                Some(failure.error),
+            );
             self.finish(n, true);
         }
     }
@@ -311,7 +337,15 @@ impl Simulation {
         self.dispatch(q);
     }
 
-    fn job_update(&mut self, n: u64, status: &str, progress: Option<f64>, stage: Option<&str>, message: &str, error: Option<&str>) {
+    fn job_update(
+        &mut self,
+        n: u64,
+        status: &str,
+        progress: Option<f64>,
+        stage: Option<&str>,
+        message: &str,
+        error: Option<&str>,
+    ) {
         let Some(job) = self.jobs.get(&n) else { return };
         let mut data = json!({
             "type": "job_update",
@@ -349,7 +383,11 @@ impl Simulation {
 
     fn worker_status(&mut self, w: usize) {
         let wk = &self.workers[w];
-        let current = wk.running.first().and_then(|n| self.jobs.get(n)).map(|j| j.id.clone());
+        let current = wk
+            .running
+            .first()
+            .and_then(|n| self.jobs.get(n))
+            .map(|j| j.id.clone());
         let data = json!({
             "type": "worker_status",
             "workerId": wk.id,

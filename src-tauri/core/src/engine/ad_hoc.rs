@@ -11,7 +11,11 @@ use super::Engine;
 impl Engine {
     /// Adds one source per URL (the `telltale tail` URL syntax); `headers` apply to
     /// every SSE source among them.
-    pub fn add_source_urls(&self, urls: &[String], headers: &[(String, String)]) -> anyhow::Result<()> {
+    pub fn add_source_urls(
+        &self,
+        urls: &[String],
+        headers: &[(String, String)],
+    ) -> anyhow::Result<()> {
         let _ = headers;
         match urls.first() {
             None => Ok(()),

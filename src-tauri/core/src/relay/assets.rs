@@ -28,7 +28,8 @@ pub(crate) async fn serve(uri: Uri) -> Response {
     if let Some(resp) = file(wanted) {
         return resp;
     }
-    let is_route = !wanted.rsplit('/').next().unwrap_or("").contains('.');
+    // `/` and extension-less paths are the UI's routes; `app.js` is a file.
+    let is_route = !path.rsplit('/').next().unwrap_or("").contains('.');
     if is_route {
         if let Some(resp) = file("index.html") {
             return resp;

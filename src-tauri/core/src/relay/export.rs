@@ -54,12 +54,20 @@ struct Export {
     finished: bool,
 }
 
-pub(crate) async fn export(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub(crate) async fn export(
+    State(s): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let p = Params::parse(q.as_deref());
     let format = match p.text("format").unwrap_or("json") {
         "csv" => Format::Csv,
         "json" => Format::Json,
-        other => return Err(ApiError::bad_param("format", format!("expected csv or json, got {other:?}"))),
+        other => {
+            return Err(ApiError::bad_param(
+                "format",
+                format!("expected csv or json, got {other:?}"),
+            ))
+        }
     };
     let filter = p.event_filter()?;
     let db = s.hub.db_path().to_path_buf();
@@ -90,7 +98,8 @@ pub(crate) async fn export(State(s): State<AppState>, RawQuery(q): RawQuery) -> 
     let mut resp = body.into_response();
     let h = resp.headers_mut();
     h.insert(header::CONTENT_TYPE, HeaderValue::from_static(mime));
-    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"telltale-export.{ext}\"")) {
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"telltale-export.{ext}\""))
+    {
         h.insert(header::CONTENT_DISPOSITION, v);
     }
     Ok(resp)

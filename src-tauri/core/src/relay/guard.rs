@@ -24,7 +24,11 @@ use super::error::{codes, ApiError};
 use super::state::AppState;
 
 /// Origins of the desktop shell's webview (macOS/Linux, then Windows).
-const SHELL_ORIGINS: [&str; 3] = ["tauri://localhost", "http://tauri.localhost", "https://tauri.localhost"];
+const SHELL_ORIGINS: [&str; 3] = [
+    "tauri://localhost",
+    "http://tauri.localhost",
+    "https://tauri.localhost",
+];
 const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "localhost", "[::1]"];
 const MAX_URI: usize = 8 * 1024;
 
@@ -66,7 +70,10 @@ pub(crate) async fn guard(
 
 enum Access {
     Preflight(String),
-    Granted { origin: Option<String>, set_cookie: bool },
+    Granted {
+        origin: Option<String>,
+        set_cookie: bool,
+    },
 }
 
 fn check(s: &AppState, peer: SocketAddr, req: &Request) -> Result<Access, ApiError> {
@@ -86,7 +93,10 @@ fn check(s: &AppState, peer: SocketAddr, req: &Request) -> Result<Access, ApiErr
         return Err(ApiError::new(
             StatusCode::FORBIDDEN,
             codes::FORBIDDEN_HOST,
-            format!("the Host header must be 127.0.0.1:{p}, localhost:{p} or [::1]:{p}", p = s.port),
+            format!(
+                "the Host header must be 127.0.0.1:{p}, localhost:{p} or [::1]:{p}",
+                p = s.port
+            ),
         ));
     }
     let origin = match headers.get(header::ORIGIN) {
@@ -111,7 +121,10 @@ fn check(s: &AppState, peer: SocketAddr, req: &Request) -> Result<Access, ApiErr
     }
     check_size(req, s.opts.max_request_bytes)?;
     if req.method() == Method::OPTIONS {
-        if let (Some(o), true) = (&origin, headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD)) {
+        if let (Some(o), true) = (
+            &origin,
+            headers.contains_key(header::ACCESS_CONTROL_REQUEST_METHOD),
+        ) {
             return Ok(Access::Preflight(o.clone()));
         }
     }
@@ -127,7 +140,11 @@ fn check(s: &AppState, peer: SocketAddr, req: &Request) -> Result<Access, ApiErr
     let presented = bearer(headers)
         .map(|t| t.to_string())
         .or_else(|| from_query.clone())
-        .or_else(|| (!is_data_path(path)).then(|| cookie(headers, &cookie_name(s.port))).flatten());
+        .or_else(|| {
+            (!is_data_path(path))
+                .then(|| cookie(headers, &cookie_name(s.port)))
+                .flatten()
+        });
     match presented {
         None => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
@@ -236,12 +253,18 @@ fn preflight(origin: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(origin) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
     }
-    h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, HEAD"));
+    h.insert(
+        header::ACCESS_CONTROL_ALLOW_METHODS,
+        HeaderValue::from_static("GET, HEAD"),
+    );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
         HeaderValue::from_static("authorization, last-event-id, cache-control"),
     );
-    h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+    h.insert(
+        header::ACCESS_CONTROL_MAX_AGE,
+        HeaderValue::from_static("600"),
+    );
     h.insert(header::VARY, HeaderValue::from_static("Origin"));
     resp
 }
@@ -254,8 +277,14 @@ fn decorate(resp: &mut Response, origin: Option<&str>, is_api: bool) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
         h.append(header::VARY, HeaderValue::from_static("Origin"));
     }
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
     if is_api && !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -286,10 +315,16 @@ mod tests {
     #[test]
     fn tokens_are_found_in_header_query_and_cookie() {
         let mut h = HeaderMap::new();
-        h.insert(header::AUTHORIZATION, HeaderValue::from_static("bearer abc"));
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("bearer abc"),
+        );
         assert_eq!(bearer(&h), Some("abc"));
         assert_eq!(query_token(Some("a=1&token=x%2By")).as_deref(), Some("x+y"));
-        h.insert(header::COOKIE, HeaderValue::from_static("a=b; telltale_token_9=zz"));
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("a=b; telltale_token_9=zz"),
+        );
         assert_eq!(cookie(&h, "telltale_token_9").as_deref(), Some("zz"));
         assert!(is_data_path("/api/jobs") && is_data_path("/events") && !is_data_path("/apixyz"));
     }

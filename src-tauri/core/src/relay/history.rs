@@ -21,7 +21,10 @@ pub(crate) struct History {
     pub truncated: bool,
 }
 
-pub(crate) async fn search(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Json<History>, ApiError> {
+pub(crate) async fn search(
+    State(s): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<History>, ApiError> {
     let p = Params::parse(q.as_deref());
     let filter = p.event_filter()?;
     let limit = p.limit("limit", DEFAULT_LIMIT, MAX_LIMIT)?;

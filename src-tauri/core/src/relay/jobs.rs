@@ -81,7 +81,10 @@ impl SortKey {
             SortKey::Duration => a.duration_ms(now).cmp(&b.duration_ms(now)),
             SortKey::Entity => a.entity.cmp(&b.entity),
             SortKey::Status => a.status.as_str().cmp(b.status.as_str()),
-            SortKey::Progress => a.progress.unwrap_or(-1.0).total_cmp(&b.progress.unwrap_or(-1.0)),
+            SortKey::Progress => a
+                .progress
+                .unwrap_or(-1.0)
+                .total_cmp(&b.progress.unwrap_or(-1.0)),
             SortKey::Source => a.source.cmp(&b.source),
             SortKey::Queue => a.parent.cmp(&b.parent),
         }
@@ -103,7 +106,11 @@ impl JobFilter {
             // `status=failed,stalled`: the UI's "problems" view in one request.
             statuses: p
                 .text("status")
-                .map(|v| v.split(',').map(|s| Status::from_stored(s.trim())).collect())
+                .map(|v| {
+                    v.split(',')
+                        .map(|s| Status::from_stored(s.trim()))
+                        .collect()
+                })
                 .unwrap_or_default(),
             queue: p.text("queue").map(str::to_string),
             text: p.text("q").map(str::to_lowercase),
@@ -111,11 +118,16 @@ impl JobFilter {
     }
 
     fn matches(&self, s: &EntityState) -> bool {
-        let contains = |field: &Option<String>, t: &str| field.as_ref().is_some_and(|f| f.to_lowercase().contains(t));
+        let contains = |field: &Option<String>, t: &str| {
+            field.as_ref().is_some_and(|f| f.to_lowercase().contains(t))
+        };
         s.kind == EntityKind::Job
             && self.source.as_ref().is_none_or(|x| *x == s.source)
             && (self.statuses.is_empty() || self.statuses.contains(&s.status))
-            && self.queue.as_ref().is_none_or(|q| s.parent.as_ref() == Some(q))
+            && self
+                .queue
+                .as_ref()
+                .is_none_or(|q| s.parent.as_ref() == Some(q))
             && self.text.as_deref().is_none_or(|t| {
                 s.entity.to_lowercase().contains(t)
                     || contains(&s.message, t)
@@ -125,7 +137,10 @@ impl JobFilter {
     }
 }
 
-pub(crate) async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Json<Page>, ApiError> {
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Page>, ApiError> {
     let p = Params::parse(q.as_deref());
     let filter = JobFilter::from_params(&p);
     let key = match p.text("sort") {
@@ -138,7 +153,14 @@ pub(crate) async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Re
         })?,
     };
     let descending = match p.text("order") {
-        None => matches!(key, SortKey::LastSeen | SortKey::FirstSeen | SortKey::Started | SortKey::Finished | SortKey::Duration),
+        None => matches!(
+            key,
+            SortKey::LastSeen
+                | SortKey::FirstSeen
+                | SortKey::Started
+                | SortKey::Finished
+                | SortKey::Duration
+        ),
         Some("desc") => true,
         Some("asc") => false,
         Some(_) => return Err(ApiError::bad_param("order", "expected asc or desc")),
@@ -185,7 +207,11 @@ pub(crate) struct Timeline {
     pub truncated: bool,
 }
 
-pub(crate) async fn timeline(State(s): State<AppState>, Path(id): Path<String>, RawQuery(q): RawQuery) -> Result<Json<Timeline>, ApiError> {
+pub(crate) async fn timeline(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Timeline>, ApiError> {
     let p = Params::parse(q.as_deref());
     let limit = p.limit("limit", 1_000, MAX_TIMELINE)?;
     let entity = id.clone();

@@ -90,11 +90,22 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 impl Relay {
     /// Serves on an already-bound listener (tests bind port 0). Must be called inside
     /// a tokio runtime.
-    pub fn start(listener: TcpListener, hub: Arc<Hub>, sources: SourceStates, opts: RelayOptions) -> std::io::Result<Relay> {
+    pub fn start(
+        listener: TcpListener,
+        hub: Arc<Hub>,
+        sources: SourceStates,
+        opts: RelayOptions,
+    ) -> std::io::Result<Relay> {
         let addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let token = opts.token.clone();
-        let shared: state::AppState = Arc::new(state::Shared::new(hub, sources, opts.clone(), addr.port(), cancel.clone()));
+        let shared: state::AppState = Arc::new(state::Shared::new(
+            hub,
+            sources,
+            opts.clone(),
+            addr.port(),
+            cancel.clone(),
+        ));
         let app = router(shared);
         let listener = listener.tap_io(|tcp| {
             // Events are small and latency matters more than packet count.
@@ -102,9 +113,12 @@ impl Relay {
         });
         let stop = cancel.clone();
         let task = tokio::spawn(async move {
-            let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
+            let served = axum::serve(
+                listener,
+                app.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
             if let Err(e) = served {
                 tracing::error!(error = %e, "the relay stopped");
             }
@@ -119,8 +133,17 @@ impl Relay {
     }
 
     /// [`Relay::start`] with the engine's hub and source states.
-    pub fn for_engine(listener: TcpListener, engine: &Engine, opts: RelayOptions) -> std::io::Result<Relay> {
-        Relay::start(listener, engine.hub().clone(), engine.source_states().clone(), opts)
+    pub fn for_engine(
+        listener: TcpListener,
+        engine: &Engine,
+        opts: RelayOptions,
+    ) -> std::io::Result<Relay> {
+        Relay::start(
+            listener,
+            engine.hub().clone(),
+            engine.source_states().clone(),
+            opts,
+        )
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -148,7 +171,10 @@ impl Relay {
     pub async fn shutdown(self) {
         self.cancel.cancel();
         let mut task = self.task;
-        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task).await.is_err() {
+        if tokio::time::timeout(SHUTDOWN_GRACE, &mut task)
+            .await
+            .is_err()
+        {
             tracing::warn!("relay requests still open after the grace period; closing them");
             task.abort();
             let _ = task.await;
@@ -168,7 +194,12 @@ fn router(shared: state::AppState) -> Router {
         .route("/api/export", get(export::export))
         .route("/api/health", get(status::health))
         .fallback(get(assets::serve))
-        .layer(DefaultBodyLimit::max(shared.opts.max_request_bytes as usize))
-        .layer(axum::middleware::from_fn_with_state(shared.clone(), guard::guard))
+        .layer(DefaultBodyLimit::max(
+            shared.opts.max_request_bytes as usize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            shared.clone(),
+            guard::guard,
+        ))
         .with_state(shared)
 }

@@ -30,8 +30,9 @@ impl Params {
     pub fn u64(&self, name: &str) -> Result<Option<u64>, ApiError> {
         self.text(name)
             .map(|v| {
-                v.parse::<u64>()
-                    .map_err(|_| ApiError::bad_param(name, format!("expected a whole number, got {v:?}")))
+                v.parse::<u64>().map_err(|_| {
+                    ApiError::bad_param(name, format!("expected a whole number, got {v:?}"))
+                })
             })
             .transpose()
     }
@@ -61,8 +62,12 @@ impl Params {
     pub fn kind(&self, name: &str) -> Result<Option<EntityKind>, ApiError> {
         self.text(name)
             .map(|v| {
-                EntityKind::parse(v)
-                    .ok_or_else(|| ApiError::bad_param(name, format!("expected job, queue, worker or source, got {v:?}")))
+                EntityKind::parse(v).ok_or_else(|| {
+                    ApiError::bad_param(
+                        name,
+                        format!("expected job, queue, worker or source, got {v:?}"),
+                    )
+                })
             })
             .transpose()
     }
@@ -86,7 +91,9 @@ mod tests {
 
     #[test]
     fn filters_and_errors_name_the_parameter() {
-        let p = Params::parse(Some("source=api&kind=job&status=failed&from=1000&entity=a%20b"));
+        let p = Params::parse(Some(
+            "source=api&kind=job&status=failed&from=1000&entity=a%20b",
+        ));
         let f = p.event_filter().unwrap();
         assert_eq!(f.source.as_deref(), Some("api"));
         assert_eq!(f.kind, Some(EntityKind::Job));
@@ -96,6 +103,11 @@ mod tests {
         let e = Params::parse(Some("kind=jobs")).event_filter().unwrap_err();
         assert_eq!(e.code, "bad_param");
         assert!(e.message.contains("`kind`"));
-        assert_eq!(Params::parse(Some("limit=999999")).limit("limit", 10, 500).unwrap(), 500);
+        assert_eq!(
+            Params::parse(Some("limit=999999"))
+                .limit("limit", 10, 500)
+                .unwrap(),
+            500
+        );
     }
 }

@@ -45,9 +45,14 @@ pub(crate) struct Queues {
     pub from: Millis,
 }
 
-pub(crate) async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Result<Json<Queues>, ApiError> {
+pub(crate) async fn list(
+    State(s): State<AppState>,
+    RawQuery(q): RawQuery,
+) -> Result<Json<Queues>, ApiError> {
     let p = Params::parse(q.as_deref());
-    let from = p.time("from")?.unwrap_or_else(|| now_millis() - DEFAULT_WINDOW_MS);
+    let from = p
+        .time("from")?
+        .unwrap_or_else(|| now_millis() - DEFAULT_WINDOW_MS);
     let filter = EventFilter {
         kind: Some(EntityKind::Queue),
         source: p.text("source").map(str::to_string),
@@ -68,7 +73,11 @@ pub(crate) async fn list(State(s): State<AppState>, RawQuery(q): RawQuery) -> Re
                 }
                 EntityKind::Job => {
                     if let Some(q) = &e.parent {
-                        *tallies.entry(q).or_default().entry(e.status.to_string()).or_default() += 1;
+                        *tallies
+                            .entry(q)
+                            .or_default()
+                            .entry(e.status.to_string())
+                            .or_default() += 1;
                     }
                 }
                 _ => {}

@@ -31,9 +31,14 @@ use super::state::{AppState, ClientGuard};
 /// throughput, small enough that a slow socket does not pin a large buffer.
 const CHUNK_BYTES: usize = 32 * 1024;
 
-type Fetch = Pin<Box<dyn Future<Output = (Subscription, Result<Option<Vec<Event>>, StoreError>)> + Send>>;
+type Fetch =
+    Pin<Box<dyn Future<Output = (Subscription, Result<Option<Vec<Event>>, StoreError>)> + Send>>;
 
-pub(crate) async fn events(State(s): State<AppState>, headers: HeaderMap, RawQuery(q): RawQuery) -> Result<Response, ApiError> {
+pub(crate) async fn events(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(q): RawQuery,
+) -> Result<Response, ApiError> {
     let params = Params::parse(q.as_deref());
     let mut filter = params.event_filter()?;
     // The stream is about seq, not time windows; `from`/`until` would make "after
@@ -48,16 +53,17 @@ pub(crate) async fn events(State(s): State<AppState>, headers: HeaderMap, RawQue
     // A reconnecting EventSource sends Last-Event-ID with the URL it first used, so the
     // header wins over `?since=`. With neither, the stream starts at "now".
     let after = match last_event_id {
-        Some(v) => v
-            .parse::<u64>()
-            .map_err(|_| ApiError::bad_param("Last-Event-ID", format!("expected an event seq, got {v:?}")))?,
+        Some(v) => v.parse::<u64>().map_err(|_| {
+            ApiError::bad_param("Last-Event-ID", format!("expected an event seq, got {v:?}"))
+        })?,
         None => match params.u64("since")? {
             Some(n) => n,
             None => s.hub.health().last_seq,
         },
     };
     let sub = s.hub.subscribe(after, filter);
-    let mut heartbeat = tokio::time::interval_at(Instant::now() + s.opts.heartbeat, s.opts.heartbeat);
+    let mut heartbeat =
+        tokio::time::interval_at(Instant::now() + s.opts.heartbeat, s.opts.heartbeat);
     heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let client = Client {
         fetch: Some(fetch(sub)),
@@ -70,11 +76,16 @@ pub(crate) async fn events(State(s): State<AppState>, headers: HeaderMap, RawQue
     };
     tracing::debug!(after, "SSE client connected");
     let body = Body::from_stream(stream::unfold(client, |mut c| async move {
-        c.next_chunk().await.map(|b| (Ok::<_, std::convert::Infallible>(b), c))
+        c.next_chunk()
+            .await
+            .map(|b| (Ok::<_, std::convert::Infallible>(b), c))
     }));
     let mut resp = body.into_response();
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
     // Proxies in front of a relay (nginx) must not buffer the stream.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
@@ -150,6 +161,9 @@ impl Client {
     }
 }
 
+// Lives on the stack for one step only; boxing the subscription would cost an
+// allocation per batch for nothing.
+#[allow(clippy::large_enum_variant)]
 enum Step {
     Stop,
     Heartbeat,

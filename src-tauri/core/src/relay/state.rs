@@ -33,7 +33,13 @@ pub(crate) struct Shared {
 const POOLED_READERS: usize = 4;
 
 impl Shared {
-    pub fn new(hub: Arc<Hub>, sources: SourceStates, opts: RelayOptions, port: u16, cancel: CancellationToken) -> Self {
+    pub fn new(
+        hub: Arc<Hub>,
+        sources: SourceStates,
+        opts: RelayOptions,
+        port: u16,
+        cancel: CancellationToken,
+    ) -> Self {
         let limiter = RateLimiter::new(opts.rate_limit);
         Shared {
             hub,
@@ -64,7 +70,7 @@ impl Shared {
             if pool.len() < POOLED_READERS {
                 pool.push(reader);
             }
-            Ok::<T, StoreError>(out?)
+            out
         })
         .await?
         .map_err(ApiError::from)

@@ -21,7 +21,11 @@ pub(crate) struct Workers {
 pub(crate) async fn workers(State(s): State<AppState>) -> Json<Workers> {
     let board = s.hub.board();
     let board = board.read().unwrap_or_else(|e| e.into_inner());
-    let mut items: Vec<EntityState> = board.iter().filter(|e| e.kind == EntityKind::Worker).cloned().collect();
+    let mut items: Vec<EntityState> = board
+        .iter()
+        .filter(|e| e.kind == EntityKind::Worker)
+        .cloned()
+        .collect();
     items.sort_by(|a, b| a.entity.cmp(&b.entity));
     Json(Workers { items })
 }
@@ -66,7 +70,9 @@ fn source_rows(s: &AppState) -> Vec<SourceRow> {
 }
 
 pub(crate) async fn sources(State(s): State<AppState>) -> Json<Sources> {
-    Json(Sources { items: source_rows(&s) })
+    Json(Sources {
+        items: source_rows(&s),
+    })
 }
 
 #[derive(Serialize)]
@@ -89,9 +95,12 @@ pub(crate) async fn health(State(s): State<AppState>) -> Json<Health> {
     let hub = s.hub.health();
     let sources = source_rows(&s);
     let degraded = hub.error.is_some()
-        || sources
-            .iter()
-            .any(|r| matches!(r.state.health, SourceHealth::Reconnecting | SourceHealth::Stopped));
+        || sources.iter().any(|r| {
+            matches!(
+                r.state.health,
+                SourceHealth::Reconnecting | SourceHealth::Stopped
+            )
+        });
     Json(Health {
         status: if degraded { "degraded" } else { "ok" },
         version: env!("CARGO_PKG_VERSION"),

@@ -93,8 +93,10 @@ impl AccessToken {
             }
             // Another process won the race: use its token.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let text = std::fs::read_to_string(&path)
-                    .map_err(|source| TokenError::Read { path: path.clone(), source })?;
+                let text = std::fs::read_to_string(&path).map_err(|source| TokenError::Read {
+                    path: path.clone(),
+                    source,
+                })?;
                 Self::from_file_text(&path, &text)
             }
             Err(source) => Err(TokenError::Create { path, source }),

@@ -1,0 +1,48 @@
+// Human-readable times, durations and numbers.
+
+export function clock(ms: number | undefined): string {
+  if (ms === undefined) return "";
+  const d = new Date(ms);
+  return d.toLocaleTimeString(undefined, { hour12: false });
+}
+
+export function dateTime(ms: number | undefined): string {
+  if (ms === undefined) return "";
+  const d = new Date(ms);
+  const pad = (n: number, w = 2) => String(n).padStart(w, "0");
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}.${pad(d.getMilliseconds(), 3)}`;
+}
+
+export function duration(ms: number | undefined): string {
+  if (ms === undefined) return "";
+  if (ms < 1_000) return `${Math.round(ms)} ms`;
+  const s = ms / 1_000;
+  if (s < 60) return `${s.toFixed(s < 10 ? 1 : 0)} s`;
+  const m = Math.floor(s / 60);
+  if (m < 60) return `${m}m ${Math.floor(s % 60)}s`;
+  const h = Math.floor(m / 60);
+  if (h < 48) return `${h}h ${m % 60}m`;
+  return `${Math.floor(h / 24)}d ${h % 24}h`;
+}
+
+export function ago(ms: number | undefined, now: number): string {
+  if (ms === undefined) return "never";
+  const d = now - ms;
+  if (d < 0) return `in ${duration(-d)}`;
+  if (d < 1_000) return "just now";
+  return `${duration(d)} ago`;
+}
+
+export function count(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/** Pretty-prints a raw payload if it is JSON; otherwise returns it as is. */
+export function prettyRaw(raw: string): string {
+  if (raw === "") return "(empty)";
+  try {
+    return JSON.stringify(JSON.parse(raw), null, 2);
+  } catch {
+    return raw;
+  }
+}
