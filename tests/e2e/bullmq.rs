@@ -146,11 +146,18 @@ async fn wait_for_agreement(db: &Path, report: &BTreeMap<String, Value>) {
         if diff.is_empty() {
             return;
         }
-        assert!(
-            tokio::time::Instant::now() < give_up,
-            "store disagrees with BullMQ:\n{}",
-            diff.join("\n")
-        );
+        if tokio::time::Instant::now() >= give_up {
+            let notices: Vec<String> = stored(db)
+                .into_iter()
+                .filter(|e| e.kind == EntityKind::Source)
+                .map(|e| format!("{} {}", e.status, e.message.unwrap_or_default()))
+                .collect();
+            panic!(
+                "store disagrees with BullMQ:\n{}\nsource notices:\n{}",
+                diff.join("\n"),
+                notices.join("\n")
+            );
+        }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
@@ -419,7 +426,12 @@ async fn telltale_never_writes_to_the_monitored_redis() {
     let names: BTreeSet<String> = ours.iter().map(MonitoredCommand::name).collect();
     assert!(
         names.contains("XREAD") && names.contains("SUBSCRIBE"),
-        "MONITOR saw Telltale: {names:?}"
+        "MONITOR saw Telltale: {names:?}; all clients: {:?}",
+        monitor
+            .commands()
+            .iter()
+            .map(|c| c.client.clone())
+            .collect::<BTreeSet<_>>()
     );
     let forbidden = [
         "CLIENT SETNAME",

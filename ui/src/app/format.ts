@@ -28,8 +28,9 @@ export function duration(ms: number | undefined): string {
 export function ago(ms: number | undefined, now: number): string {
   if (ms === undefined) return "never";
   const d = now - ms;
+  // Sources stamp times with their own clocks; a little skew is "just now".
+  if (d < 1_000 && d > -5_000) return "just now";
   if (d < 0) return `in ${duration(-d)}`;
-  if (d < 1_000) return "just now";
   return `${duration(d)} ago`;
 }
 

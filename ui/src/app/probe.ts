@@ -18,6 +18,7 @@ declare global {
       startFrames: () => void;
       stopFrames: () => FrameStats;
       jobStatus: (id: string) => string | undefined;
+      job: (id: string) => { status: string; events: number; last_seq: number } | undefined;
     };
   }
 }
@@ -56,5 +57,9 @@ export function installFrameProbe(live: Live): void {
       return frameStats(deltas);
     },
     jobStatus: (id) => live.store.jobs.get(id)?.state.status,
+    job: (id) => {
+      const s = live.store.jobs.get(id)?.state;
+      return s ? { status: s.status, events: s.events, last_seq: s.last_seq } : undefined;
+    },
   };
 }

@@ -69,17 +69,19 @@ export function ThroughputChart({ completed, failed, start }: { completed: numbe
   const total = (a: number[]) => a.reduce((x, y) => x + y, 0);
   return (
     <figure class="chart">
-      <svg viewBox={`0 0 ${width} ${height + 16}`} width="100%" role="img" aria-label="completed and failed jobs per minute">
-        <line x1="0" x2={width} y1={mid} y2={mid} class="axis" />
+      <svg viewBox={`0 0 ${width} ${height}`} width="100%" height="160" preserveAspectRatio="none" role="img" aria-label="completed and failed jobs per minute">
+        <line x1="0" x2={width} y1={mid} y2={mid} class="axis" vector-effect="non-scaling-stroke" />
         {completed.map((c, i) =>
           c > 0 ? <rect key={`c${i}`} class="bar-good" x={i * bw + 1} width={Math.max(1, bw - 2)} y={mid - (c / maxUp) * (mid - 4)} height={(c / maxUp) * (mid - 4)}><title>{`${new Date(start + i * 60_000).toLocaleTimeString()}: ${c} completed`}</title></rect> : null,
         )}
         {failed.map((f, i) =>
           f > 0 ? <rect key={`f${i}`} class="bar-bad" x={i * bw + 1} width={Math.max(1, bw - 2)} y={mid} height={(f / maxDown) * (height - mid - 2)}><title>{`${new Date(start + i * 60_000).toLocaleTimeString()}: ${f} failed`}</title></rect> : null,
         )}
-        <text x="0" y={height + 13} class="chart-label">{new Date(start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</text>
-        <text x={width} y={height + 13} text-anchor="end" class="chart-label">now</text>
       </svg>
+      <div class="chart-times">
+        <span>{new Date(start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</span>
+        <span>now</span>
+      </div>
       <figcaption>
         <span class="legend legend-good">completed {total(completed)}</span> <span class="legend legend-bad">failed {total(failed)}</span> per minute, last {n} minutes
       </figcaption>
@@ -98,15 +100,12 @@ export function LineChart({ points, label }: { points: [number, number][]; label
   const y = (v: number) => height - 4 - (Math.max(0, Math.min(100, v)) / 100) * (height - 8);
   const d = points.map(([t, v], i) => `${i === 0 ? "M" : "L"}${x(t).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
   return (
-    <svg class="linechart" viewBox={`0 0 ${width} ${height}`} width="100%" role="img" aria-label={label}>
+    <svg class="linechart" viewBox={`0 0 ${width} ${height}`} width="100%" height="120" preserveAspectRatio="none" role="img" aria-label={label}>
       <line x1="0" x2={width} y1={y(100)} y2={y(100)} class="axis faint" />
       <line x1="0" x2={width} y1={y(0)} y2={y(0)} class="axis" />
-      <path d={d} fill="none" stroke="currentColor" stroke-width="2" />
-      {points.map(([t, v], i) => (
-        <circle key={i} cx={x(t)} cy={y(v)} r="3">
-          <title>{`${new Date(t).toLocaleTimeString()}: ${v}%`}</title>
-        </circle>
-      ))}
+      <path d={d} fill="none" stroke="currentColor" stroke-width="2" vector-effect="non-scaling-stroke">
+        <title>{points.map(([t, v]) => `${new Date(t).toLocaleTimeString()}: ${v}%`).join("\n")}</title>
+      </path>
     </svg>
   );
 }

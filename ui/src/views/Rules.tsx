@@ -28,7 +28,7 @@ export function Rules({ live }: { live: Live }) {
       })
       .catch((e: unknown) => {
         setRules(DEFAULTS);
-        if (e instanceof ApiError && e.missingEndpoint) setMissing(missingMessage(e, "Changing notification rules"));
+        if (e instanceof ApiError && e.missingEndpoint) setMissing(missingMessage(e, "Changing notification rules", "[notifications]"));
         else setMsg({ kind: "error", text: `Could not load the rules: ${e instanceof Error ? e.message : String(e)}` });
       });
   }, [live]);
@@ -42,7 +42,7 @@ export function Rules({ live }: { live: Live }) {
       setRules(saved);
       setMsg({ kind: "info", text: "Rules saved." });
     } catch (e) {
-      if (e instanceof ApiError && e.missingEndpoint) setMissing(missingMessage(e, "Changing notification rules"));
+      if (e instanceof ApiError && e.missingEndpoint) setMissing(missingMessage(e, "Changing notification rules", "[notifications]"));
       else setMsg({ kind: "error", text: `Saving failed: ${e instanceof Error ? e.message : String(e)}` });
     }
   };

@@ -15,8 +15,8 @@ const URL_HELP = [
   "bullmq://localhost:6379/0?queue=emails   (BullMQ)",
 ];
 
-export function missingMessage(e: ApiError, what: string): string {
-  return `${what} is not possible from this window: ${e.message}. Until the relay supports it, edit [[sources]] / [notifications] in telltale.toml and restart Telltale.`;
+export function missingMessage(e: ApiError, what: string, section = "[[sources]]"): string {
+  return `${what} is not possible from this window: ${e.message}. Until the relay supports it, edit ${section} in telltale.toml and restart Telltale.`;
 }
 
 export function Sources({ live }: { live: Live }) {

@@ -34,8 +34,8 @@ impl From<KindArg> for EntityKind {
 
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
-    /// Database to read instead of the configured one.
-    #[arg(long, env = "TELLTALE_DB")]
+    /// Database to read instead of the configured one (the config also honours TELLTALE_DB).
+    #[arg(long)]
     pub db: Option<PathBuf>,
     /// One entity (job id, queue name, worker id): its whole timeline.
     #[arg(long, short = 'e')]

@@ -23,7 +23,7 @@ pub use time_arg::parse_time_arg;
 #[command(name = "telltale", version, about = "Live board, alerts and history for background jobs")]
 pub struct Cli {
     /// Config file (default: the OS config dir's telltale/telltale.toml; also TELLTALE_CONFIG).
-    #[arg(long, global = true, env = "TELLTALE_CONFIG")]
+    #[arg(long, global = true)]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Option<Command>,

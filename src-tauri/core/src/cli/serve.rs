@@ -40,7 +40,7 @@ pub struct ServeArgs {
 #[derive(Debug, Clone, Args)]
 pub struct CommonArgs {
     /// The history database (default: the configured one).
-    #[arg(long, env = "TELLTALE_DB")]
+    #[arg(long)]
     pub db: Option<PathBuf>,
     /// Where the relay listens (default: the config's relay.listen, 127.0.0.1:7412;
     /// port 0 picks a free port).
@@ -48,7 +48,7 @@ pub struct CommonArgs {
     pub listen: Option<SocketAddr>,
     /// A fixed access token for the relay (default: the per-install token kept in the
     /// config directory).
-    #[arg(long, env = "TELLTALE_TOKEN", hide_env_values = true)]
+    #[arg(long)]
     pub token: Option<String>,
 }
 
@@ -214,7 +214,7 @@ async fn start_sources(
 /// token beside the config file (created on first start).
 fn access_token(common: &CommonArgs, loaded: &LoadedConfig) -> anyhow::Result<AccessToken> {
     if let Some(t) = &common.token {
-        return AccessToken::new(t.trim()).context("--token / TELLTALE_TOKEN");
+        return AccessToken::new(t.trim()).context("--token");
     }
     if let Some(secret) = &loaded.config.relay.token {
         let text = secret.resolve().context("relay.token")?;

@@ -111,14 +111,17 @@ impl Subscription {
         })
         .await
         .map_err(|e| StoreError::BadQuery(format!("reader task: {e}")))?;
-        self.reader = Some(reader);
         let (upto, page) = result?;
         if page.len() == CATCH_UP_PAGE {
             self.horizon = page.last().map(|e| e.seq).unwrap_or(upto);
+            self.reader = Some(reader);
         } else {
             self.horizon = self.horizon.max(upto);
             // Live batches queued meanwhile that we already read are skipped by seq.
             self.catching_up = false;
+            // Caught up: give the connection back. An idle live subscriber must cost
+            // kilobytes, not a SQLite connection and its page cache.
+            drop(reader);
         }
         Ok(page)
     }

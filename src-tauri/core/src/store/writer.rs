@@ -211,7 +211,7 @@ impl Writer {
         if self.fts_indexed >= last {
             return Ok(0);
         }
-        let upto = last.min(self.fts_indexed + limit);
+        let upto = last.min(self.fts_indexed.saturating_add(limit));
         let tx = self.conn.transaction()?;
         tx.execute(
             "INSERT INTO events_fts (rowid, entity, message, error, raw) \
