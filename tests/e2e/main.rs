@@ -6,3 +6,5 @@ mod tail;
 mod bullmq;
 mod redis_pubsub;
 mod relay;
+mod disk_full;
+mod seeds_sse;

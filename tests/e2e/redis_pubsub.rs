@@ -218,7 +218,7 @@ async fn kill_and_restart_resubscribes_records_a_gap_and_loses_nothing_after() {
                     conn = client.get_multiplexed_async_connection().await.ok();
                 }
                 if let Some(c) = conn.as_mut() {
-                    let channel = if n % 2 == 0 {
+                    let channel = if n.is_multiple_of(2) {
                         "jobs".to_string()
                     } else {
                         format!("job:{n}")

@@ -3,3 +3,4 @@
 pub mod redis_server;
 pub mod relay_client;
 pub mod sse_server;
+pub mod tmpfs;

@@ -4,6 +4,7 @@
 //!
 //! The binary comes from PATH; a missing one is a clear failure, never a skip.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -19,7 +20,9 @@ use tokio::task::JoinHandle;
 const READY_DEADLINE: Duration = Duration::from_secs(15);
 
 /// A second loopback address the server also listens on. A test points Telltale at it
-/// so the MONITOR log can tell Telltale's connections from the test's own.
+/// so the MONITOR log can tell Telltale's connections from the test's own: the kernel
+/// still picks 127.0.0.1 as their source address, but `CLIENT LIST` shows the local
+/// address each connection came in on (`laddr`).
 pub const SECOND_LOOPBACK: &str = "127.0.0.2";
 
 #[derive(Debug, Clone, Default)]
@@ -329,10 +332,15 @@ impl MonitoredCommand {
     }
 }
 
-/// Every command the server executed since [`RedisServer::monitor`] was called.
+/// Every command the server executed since [`RedisServer::monitor`] was called, and
+/// which local address each client connected to (sampled from `CLIENT LIST` every
+/// 20 ms; only a connection that lives less than that could be missed).
 pub struct MonitorLog {
     seen: Arc<Mutex<Vec<MonitoredCommand>>>,
+    /// client addr -> local addr it connected to
+    laddr: Arc<Mutex<HashMap<String, String>>>,
     task: JoinHandle<()>,
+    sampler: JoinHandle<()>,
 }
 
 impl MonitorLog {
@@ -369,19 +377,27 @@ impl MonitorLog {
                 }
             }
         });
-        MonitorLog { seen, task }
+        let laddr = Arc::new(Mutex::new(HashMap::new()));
+        let sampler = tokio::spawn(sample_clients(port, laddr.clone()));
+        MonitorLog {
+            seen,
+            laddr,
+            task,
+            sampler,
+        }
     }
 
     pub fn commands(&self) -> Vec<MonitoredCommand> {
         self.seen.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
-    /// Commands from clients connected through `ip`.
-    pub fn from_ip(&self, ip: &str) -> Vec<MonitoredCommand> {
+    /// Commands from clients that connected to the server's address `ip`.
+    pub fn connected_via(&self, ip: &str) -> Vec<MonitoredCommand> {
         let prefix = format!("{ip}:");
+        let laddr = self.laddr.lock().unwrap_or_else(|p| p.into_inner()).clone();
         self.commands()
             .into_iter()
-            .filter(|c| c.client.starts_with(&prefix))
+            .filter(|c| laddr.get(&c.client).is_some_and(|l| l.starts_with(&prefix)))
             .collect()
     }
 }
@@ -389,6 +405,41 @@ impl MonitorLog {
 impl Drop for MonitorLog {
     fn drop(&mut self) {
         self.task.abort();
+        self.sampler.abort();
+    }
+}
+
+async fn sample_clients(port: u16, laddr: Arc<Mutex<HashMap<String, String>>>) {
+    let Ok(client) = redis::Client::open(format!("redis://127.0.0.1:{port}")) else {
+        return;
+    };
+    let mut conn = None;
+    loop {
+        if conn.is_none() {
+            conn = client.get_multiplexed_async_connection().await.ok();
+        }
+        if let Some(c) = conn.as_mut() {
+            match redis::cmd("CLIENT")
+                .arg("LIST")
+                .query_async::<String>(c)
+                .await
+            {
+                Ok(list) => {
+                    let mut map = laddr.lock().unwrap_or_else(|p| p.into_inner());
+                    for line in list.lines() {
+                        let field = |k: &str| {
+                            line.split(' ')
+                                .find_map(|kv| kv.strip_prefix(k).map(str::to_string))
+                        };
+                        if let (Some(a), Some(l)) = (field("addr="), field("laddr=")) {
+                            map.insert(a, l);
+                        }
+                    }
+                }
+                Err(_) => conn = None,
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

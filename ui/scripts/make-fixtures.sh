@@ -4,8 +4,8 @@
 #
 # - events.json / entities.json: `telltale history --json` (Event) and
 #   `--latest --json` (EntityState) on a database holding sample rows.
-# - relay-*.json: the relay's endpoints, when `telltale serve` exists (it is started
-#   against a private redis-server on a free port and fed with redis-cli).
+# - relay-*.json: the relay's endpoints, answered by `telltale demo` (the real relay
+#   and engine with the built-in simulated source) on a free port and a scratch db.
 #
 # Usage: ui/scripts/make-fixtures.sh [path/to/telltale]   (default: target/debug/telltale)
 set -euo pipefail
@@ -52,8 +52,8 @@ to_array() { node -e 'const l=require("fs").readFileSync(0,"utf8").split("\n").f
 "$bin" history --db "$db" --json --latest -n 1000 | to_array > "$out/entities.json"
 echo "make-fixtures: wrote events.json ($(grep -c '"seq"' "$out/events.json") events), entities.json"
 
-if "$bin" serve --help >/dev/null 2>&1; then
+if "$bin" demo --help >/dev/null 2>&1; then
   node "$here/scripts/relay-fixtures.mjs" "$bin" "$out"
 else
-  echo "make-fixtures: this telltale has no \`serve\` yet: relay-*.json fixtures not regenerated" >&2
+  echo "make-fixtures: this telltale has no \`demo\` (the relay with its demo source) yet: relay-*.json not regenerated" >&2
 fi

@@ -13,6 +13,7 @@ pub mod hub;
 pub mod model;
 pub mod normalize;
 pub mod relay;
+pub mod rules;
 pub mod source;
 pub mod store;
 

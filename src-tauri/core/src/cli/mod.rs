@@ -15,7 +15,7 @@ use clap::{Parser, Subcommand};
 
 pub use demo::DemoArgs;
 pub use history::HistoryArgs;
-pub use serve::{CommonArgs, ServeArgs};
+pub use serve::{start_headless_engine, CommonArgs, Running, ServeArgs};
 pub use tail::TailArgs;
 pub use time_arg::parse_time_arg;
 

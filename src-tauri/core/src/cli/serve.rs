@@ -65,16 +65,31 @@ pub(crate) enum SourcePlan {
 
 pub fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitCode> {
     let loaded = load_config(config)?;
-    let plan = if !args.sources.is_empty() {
+    let plan = source_plan(&loaded, &args)?;
+    run_plan(loaded, &args.common, plan)
+}
+
+/// The engine, its sources and the relay, started the way `telltale serve` starts
+/// them (same flags, same config, same defaults). The desktop shell runs one of these
+/// in-process; the caller owns it and must [`Running::shutdown`] it.
+pub async fn start_headless_engine(config: Option<&Path>, args: &ServeArgs) -> anyhow::Result<Running> {
+    let loaded = load_config(config)?;
+    let plan = source_plan(&loaded, args)?;
+    start(loaded, &args.common, plan).await
+}
+
+/// Which sources the flags and the config ask for.
+fn source_plan(loaded: &LoadedConfig, args: &ServeArgs) -> anyhow::Result<SourcePlan> {
+    if !args.sources.is_empty() {
         let headers = args
             .headers
             .iter()
             .map(|h| parse_header(h))
             .collect::<anyhow::Result<Vec<_>>>()?;
-        SourcePlan::Urls {
+        Ok(SourcePlan::Urls {
             urls: args.sources.clone(),
             headers,
-        }
+        })
     } else if loaded.path.is_none() && loaded.config.sources.is_empty() {
         eprintln!(
             "telltale: no config file and no --source: running the built-in demo source (simulated jobs). \
@@ -83,14 +98,13 @@ pub fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitCode> {
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "a config file".into())
         );
-        SourcePlan::Demo(DemoOptions::new(crate::demo::DEFAULT_SEED))
+        Ok(SourcePlan::Demo(DemoOptions::new(crate::demo::DEFAULT_SEED)))
     } else {
         if !args.headers.is_empty() {
             anyhow::bail!("-H/--header applies to --source URLs; put headers for configured sources in the config file");
         }
-        SourcePlan::Configured
-    };
-    run_plan(loaded, &args.common, plan)
+        Ok(SourcePlan::Configured)
+    }
 }
 
 pub(crate) fn load_config(config: Option<&Path>) -> anyhow::Result<LoadedConfig> {
@@ -115,8 +129,32 @@ pub(crate) fn run_plan(
     Ok(ExitCode::SUCCESS)
 }
 
-async fn serve(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> anyhow::Result<()> {
-    let cfg = &loaded.config;
+/// A started engine with its sources and relay.
+pub struct Running {
+    pub engine: Engine,
+    pub relay: Relay,
+    /// The configuration it started from (the shell reads `[notifications]`).
+    pub config: Config,
+    pub db: PathBuf,
+    /// The relay's access token, for a client that is not handed [`Relay::ui_url`] (the
+    /// desktop window gets it through an initialization script, never a URL).
+    pub token: AccessToken,
+    demo: Option<DemoServer>,
+}
+
+impl Running {
+    /// Stops the relay, then the sources, commits what the hub holds, then the demo.
+    pub async fn shutdown(self) {
+        self.relay.shutdown().await;
+        self.engine.shutdown().await;
+        if let Some(d) = self.demo {
+            d.shutdown().await;
+        }
+    }
+}
+
+async fn start(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> anyhow::Result<Running> {
+    let cfg = loaded.config.clone();
     let db = common.db.clone().unwrap_or_else(|| cfg.store.db.clone());
     let listen = common.listen.unwrap_or(cfg.relay.listen);
     let token = access_token(common, &loaded)?;
@@ -133,21 +171,41 @@ async fn serve(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> a
     })
     .with_context(|| format!("cannot open the history at {}", db.display()))?;
 
-    let demo = match start_sources(&engine, cfg, plan).await {
+    let demo = match start_sources(&engine, &cfg, plan).await {
         Ok(d) => d,
         Err(e) => {
             engine.shutdown().await;
             return Err(e);
         }
     };
-    let relay = Relay::for_engine(listener, &engine, RelayOptions::new(token))
-        .context("cannot start the relay")?;
+    let relay = match Relay::for_engine(listener, &engine, RelayOptions::new(token.clone())) {
+        Ok(r) => r,
+        Err(e) => {
+            engine.shutdown().await;
+            if let Some(d) = demo {
+                d.shutdown().await;
+            }
+            return Err(anyhow::anyhow!(e).context("cannot start the relay"));
+        }
+    };
+    Ok(Running {
+        engine,
+        relay,
+        config: cfg,
+        db,
+        token,
+        demo,
+    })
+}
+
+async fn serve(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> anyhow::Result<()> {
+    let running = start(loaded, common, plan).await?;
     // The one line on stdout: the UI's address with its token.
-    println!("{}", relay.ui_url());
+    println!("{}", running.relay.ui_url());
     eprintln!(
         "telltale: serving {} (UI, /events, /api); history in {}; Ctrl-C to stop",
-        relay.base_url(),
-        db.display()
+        running.relay.base_url(),
+        running.db.display()
     );
 
     wait_for_stop().await;
@@ -160,11 +218,7 @@ async fn serve(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> a
             std::process::exit(130);
         }
     });
-    relay.shutdown().await;
-    engine.shutdown().await;
-    if let Some(d) = demo {
-        d.shutdown().await;
-    }
+    running.shutdown().await;
     eprintln!("telltale: stopped");
     Ok(())
 }

@@ -247,17 +247,46 @@ fn read_file(path: &Path, required: bool) -> Result<Option<String>, ConfigError>
     }
 }
 
+/// Larger files are refused before parsing.
+const MAX_CONFIG_BYTES: usize = 256 * 1024;
+/// Syntax errors reported in full; a summary line stands for the rest.
+const MAX_SYNTAX_ERRORS: usize = 20;
+
 /// Parses and validates a file, never stopping early: returns the config built from
 /// everything that was valid, and every problem sorted by position.
 fn parse_file(text: &str, path: &Path, paths: &DefaultPaths) -> (Config, Vec<Problem>) {
     let mut config = Config::defaults(paths);
     let mut doc = Document::new(path, text);
-    let (root, syntax_errors) = DeTable::parse_recoverable(text);
-    for e in &syntax_errors {
-        let span = e.span().unwrap_or(0..0);
-        doc.error(span, "", format!("TOML syntax: {}", e.message()));
+    // The TOML parser's error recovery allocates about a hundred bytes per input
+    // byte on broken input (found by the fuzz bench); a real config is a few KB.
+    if text.len() > MAX_CONFIG_BYTES {
+        doc.error(
+            0..0,
+            "",
+            format!(
+                "the file is {} bytes; a Telltale config is a few KB (limit {MAX_CONFIG_BYTES}): is this the right file?",
+                text.len()
+            ),
+        );
+        return (config, doc.problems);
     }
-    let syntax_lines: Vec<usize> = doc.problems.iter().filter_map(Problem::line).collect();
+    let (root, syntax_errors) = DeTable::parse_recoverable(text);
+    // Every line the parser could not read, even past the reported errors: values
+    // recovered there are guesses, and complaints about them would be noise.
+    let syntax_lines: std::collections::HashSet<usize> = syntax_errors
+        .iter()
+        .map(|e| doc.line_of(e.span().unwrap_or(0..0).start))
+        .collect();
+    // One typo can make the parser report every following line; the first few say
+    // where to look, the rest would bury the validation problems.
+    for (i, e) in syntax_errors.iter().take(MAX_SYNTAX_ERRORS + 1).enumerate() {
+        let span = e.span().unwrap_or(0..0);
+        if i == MAX_SYNTAX_ERRORS {
+            doc.error(span, "", "TOML syntax: more errors follow; fix the ones above first".to_string());
+        } else {
+            doc.error(span, "", format!("TOML syntax: {}", e.message()));
+        }
+    }
 
     let root = root.get_ref();
     doc.check_keys(root, "", &TOP_KEYS);
@@ -285,7 +314,7 @@ fn parse_file(text: &str, path: &Path, paths: &DefaultPaths) -> (Config, Vec<Pro
     let mut problems = doc.problems;
     // A line the parser could not read yields recovered values that are guesses;
     // further complaints about that line would only be noise.
-    let n_syntax = syntax_errors.len();
+    let n_syntax = syntax_errors.len().min(MAX_SYNTAX_ERRORS + 1);
     let mut kept: Vec<Problem> = problems.drain(..n_syntax).collect();
     kept.extend(
         problems

@@ -6,7 +6,8 @@ use tokio::sync::mpsc;
 
 use super::{Engine, SourceHealth, SourceStates};
 use crate::hub::{Ingest, IngestSender};
-use crate::model::{now_millis, EntityKind};
+use crate::model::{now_millis, EntityKind, Event, Status};
+use crate::source::bullmq::trim::is_restored;
 use crate::source::bullmq::{BullMqConfig, BullMqFollower, BullMqState, BullMqUpdate};
 use crate::source::redis::RedisSourceError;
 use crate::store::Reader;
@@ -37,6 +38,7 @@ impl Engine {
             }
         });
         let pump = BullMqPump {
+            history: Reader::open(self.hub().db_path()).ok(),
             name,
             states: self.source_states().clone(),
             ingest: self.hub().sender(),
@@ -48,6 +50,8 @@ impl Engine {
 
 struct BullMqPump {
     name: String,
+    /// To skip restored final states that history already shows (see `restorable`).
+    history: Option<Reader>,
     states: SourceStates,
     ingest: IngestSender,
 }
@@ -57,7 +61,8 @@ impl BullMqPump {
         // Ends when the follower drops its sender, after storing everything it sent.
         while let Some(update) = rx.recv().await {
             let batch = match update {
-                BullMqUpdate::Batch { events, cursor } => {
+                BullMqUpdate::Batch { mut events, cursor } => {
+                    events.retain(|e| self.restorable(e));
                     let data = events
                         .iter()
                         .filter(|e| e.kind != EntityKind::Source)
@@ -81,6 +86,27 @@ impl BullMqPump {
                 tracing::warn!(source = %self.name, "hub stopped; BullMQ events after this point are not stored (they stay in the stream)");
                 return;
             }
+        }
+    }
+
+    /// A final state restored after a trim is stored unless the job's history already
+    /// ends that way: the finished sets are scored on worker clocks, so the restore
+    /// window can overlap jobs whose stream entries were read before the trim.
+    fn restorable(&self, e: &Event) -> bool {
+        if !is_restored(e) {
+            return true;
+        }
+        let Some(history) = &self.history else {
+            return true;
+        };
+        match history.timeline(Some(EntityKind::Job), &e.entity, 100_000) {
+            // Info events (progress, "retries exhausted") do not change how a job ended.
+            Ok(past) => past
+                .iter()
+                .rev()
+                .find(|p| p.status != Status::Info)
+                .is_none_or(|last| last.status != e.status),
+            Err(_) => true,
         }
     }
 

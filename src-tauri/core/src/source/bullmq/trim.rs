@@ -2,15 +2,26 @@
 //! restore.
 //!
 //! BullMQ caps its events stream (`MAXLEN ~ 10000` by default), and an operator may
-//! trim it; if Telltale was stopped or slow, entries it never read are gone. Redis 7
-//! reports `max-deleted-entry-id` in `XINFO STREAM`: if it is beyond our position,
-//! entries we had not read were deleted. (Before Redis 7 only the first entry is
-//! known; an entry after our position then means a possible gap.)
+//! trim it; if Telltale was stopped or slow, entries it never read are gone. Trimming
+//! removes the oldest entries, so `XINFO STREAM` tells:
+//!
+//! - the stream is empty but its last id is beyond our position: everything after our
+//!   position was deleted (certain);
+//! - `max-deleted-entry-id` (Redis 7, set by `XDEL`) is beyond our position: certain;
+//! - the first surviving entry is beyond our position: entries between may have been
+//!   deleted. Ids do not say whether any existed, so this is reported as possible. (It
+//!   only happens when the trim cut at or after our position, i.e. we were a whole
+//!   MAXLEN behind.)
+//! - we never read anything (a new queue) and `entries-added` exceeds `length`:
+//!   entries we never saw were deleted.
 //!
 //! The final states of jobs that finished meanwhile are still in the `completed` and
 //! `failed` sorted sets (scored by finish time) and in the job hashes: those are
 //! restored as events, and a `gap` event says what was lost and what was restored.
-//! Intermediate steps (progress, retries) of those jobs cannot be recovered.
+//! Intermediate steps (progress, retries) cannot be recovered. The window is taken
+//! exactly (our position's time to the end of the loss), so nothing we already stored
+//! is restored again; the sets are scored on the workers' clocks and stream ids on
+//! Redis's, so a worker clock far off Redis's can move a job across the window's edge.
 
 use std::collections::BTreeMap;
 
@@ -26,8 +37,12 @@ pub const MAX_BACKFILL: usize = 10_000;
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StreamInfo {
     pub exists: bool,
+    pub length: u64,
     pub first: Option<StreamId>,
+    pub last_generated: Option<StreamId>,
     pub max_deleted: Option<StreamId>,
+    /// Redis 7: entries ever added (deleted ones included).
+    pub entries_added: Option<u64>,
 }
 
 impl StreamInfo {
@@ -52,13 +67,22 @@ impl StreamInfo {
             .and_then(|s| StreamId::parse(&s));
         let max_deleted = map
             .get("max-deleted-entry-id")
-            .and_then(|v| text(v))
+            .and_then(text)
             .and_then(|s| StreamId::parse(&s))
             .filter(|id| *id > StreamId::ZERO);
+        let id_of = |k: &str| map.get(k).and_then(text).and_then(|s| StreamId::parse(&s));
+        let num = |k: &str| {
+            map.get(k)
+                .and_then(text)
+                .and_then(|s| s.parse::<u64>().ok())
+        };
         Ok(StreamInfo {
             exists: true,
+            length: num("length").unwrap_or(0),
             first,
+            last_generated: id_of("last-generated-id"),
             max_deleted,
+            entries_added: num("entries-added"),
         })
     }
 }
@@ -88,23 +112,45 @@ pub fn detect(cursor: StreamId, info: &StreamInfo) -> Option<Trimmed> {
             certain: true,
         });
     }
-    if let Some(max_deleted) = info.max_deleted {
-        return (max_deleted > cursor).then_some(Trimmed {
+    if info.length == 0 {
+        return match info.last_generated {
+            Some(last) if last > cursor => Some(Trimmed {
+                cursor,
+                resume_after: last,
+                lost_until_ms: last.millis(),
+                certain: true,
+            }),
+            _ => None,
+        };
+    }
+    if let Some(max_deleted) = info.max_deleted.filter(|d| *d > cursor) {
+        return Some(Trimmed {
             cursor,
             resume_after: max_deleted,
             lost_until_ms: max_deleted.millis(),
             certain: true,
         });
     }
-    match info.first {
-        Some(first) if cursor > StreamId::ZERO && first > cursor => Some(Trimmed {
+    let first = info.first?;
+    if first <= cursor {
+        return None;
+    }
+    if cursor == StreamId::ZERO {
+        // Nothing read yet: only a deletion of entries we never saw is a loss.
+        let deleted = info.entries_added.map(|a| a > info.length).unwrap_or(false);
+        return deleted.then(|| Trimmed {
             cursor,
             resume_after: first.predecessor(),
             lost_until_ms: first.millis(),
-            certain: false,
-        }),
-        _ => None,
+            certain: true,
+        });
     }
+    Some(Trimmed {
+        cursor,
+        resume_after: first.predecessor(),
+        lost_until_ms: first.millis(),
+        certain: false,
+    })
 }
 
 /// Commands (one round trip) listing the jobs that finished in the lost window.
@@ -186,6 +232,13 @@ pub fn restored_event(
     e
 }
 
+/// Whether an event is a restored final state (see [`restored_event`]).
+pub fn is_restored(e: &Event) -> bool {
+    e.remote_id
+        .as_deref()
+        .is_some_and(|id| id.contains("/restored/"))
+}
+
 /// The gap event: what was lost, and what was restored.
 pub fn gap_event(
     source: &str,
@@ -202,7 +255,8 @@ pub fn gap_event(
     };
     let message = format!(
         "the events stream of queue {} {certainty} trimmed past Telltale's position {}: events up to {} are missing; \
-         restored the final state of {completed} completed and {failed} failed jobs from the completed/failed sets{capped}; \
+         found {completed} completed and {failed} failed jobs in the completed/failed sets for that time{capped} and restored \
+         the final states history did not already have; \
          progress and retries of those jobs are not recoverable",
         keys.queue, t.cursor, t.resume_after
     );
@@ -268,23 +322,47 @@ mod tests {
     fn detection() {
         let info = |first: Option<&str>, del: Option<&str>| StreamInfo {
             exists: true,
+            length: 5,
             first: first.map(id),
+            last_generated: Some(id("40-0")),
             max_deleted: del.map(id),
+            entries_added: Some(9),
         };
-        // Redis 7: deletions only up to what we read: no gap.
-        assert_eq!(detect(id("10-0"), &info(Some("11-0"), Some("10-0"))), None);
+        // Deletions only up to what we read: no gap.
+        assert_eq!(detect(id("10-0"), &info(Some("10-0"), Some("9-0"))), None);
+        assert_eq!(detect(id("10-0"), &info(Some("10-0"), None)), None);
+        // XDEL past our position (Redis 7): certain.
         let t = detect(id("10-0"), &info(Some("30-0"), Some("29-5"))).unwrap();
         assert_eq!(
             (t.resume_after, t.lost_until_ms, t.certain),
             (id("29-5"), 29, true)
         );
-        // Older Redis: a first entry after our position may mean a gap.
+        // The first surviving entry after our position: possible.
         let t = detect(id("10-0"), &info(Some("30-0"), None)).unwrap();
         assert_eq!(
             (t.resume_after, t.certain),
             (id("29-18446744073709551615"), false)
         );
-        assert_eq!(detect(StreamId::ZERO, &info(Some("30-0"), None)), None);
+        // Trimmed to nothing after we read up to 10-0: certain, resume at the end.
+        let empty = StreamInfo {
+            length: 0,
+            first: None,
+            ..info(None, None)
+        };
+        let t = detect(id("10-0"), &empty).unwrap();
+        assert_eq!((t.resume_after, t.certain), (id("40-0"), true));
+        assert_eq!(detect(id("40-0"), &empty), None);
+        // Never read: a loss only if something was deleted.
+        assert!(
+            detect(StreamId::ZERO, &info(Some("30-0"), None))
+                .unwrap()
+                .certain
+        );
+        let untouched = StreamInfo {
+            entries_added: Some(5),
+            ..info(Some("30-0"), None)
+        };
+        assert_eq!(detect(StreamId::ZERO, &untouched), None);
         // A stream that disappeared after we read from it.
         assert!(detect(id("10-0"), &StreamInfo::default()).is_some());
         assert_eq!(detect(StreamId::ZERO, &StreamInfo::default()), None);
