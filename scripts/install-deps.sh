@@ -16,14 +16,24 @@ want_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "ok install
 
 for p in build-essential pkg-config ca-certificates curl git; do want_pkg "$p"; done
 if [ "$mode" = test ]; then
-  for p in redis-server redis-tools openssl procps; do want_pkg "$p"; done
-  command -v node >/dev/null && command -v npm >/dev/null || { want_pkg nodejs; want_pkg npm; }
+  for p in redis-server redis-tools openssl procps chromium; do want_pkg "$p"; done
 fi
+# The UI builds with Vite 8, which needs Node.js 20.19 or newer.
+command -v node >/dev/null && command -v npm >/dev/null || { want_pkg nodejs; want_pkg npm; }
 
 if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}" >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+node_ok() {
+  command -v node >/dev/null && node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'
+}
+if ! node_ok; then
+  echo "install-deps: Node.js $(node --version 2>/dev/null || echo missing) is too old for the UI build (Vite 8 needs 20.19+)." >&2
+  echo "install-deps: install Node.js 20.19 or newer (nodejs.org or your distribution's backports) and retry." >&2
+  exit 1
 fi
 
 # The test harness starts its own redis-server on free ports; the packaged service is

@@ -6,4 +6,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh test
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo test --workspace --locked --no-fail-fast
+
+# The UI first: lint, unit tests, and the build the binary embeds.
+(cd ui && npm ci --no-audit --no-fund --loglevel=error && npm run lint && npm test && npm run build)
+
+status=0
+cargo test --workspace --locked --no-fail-fast || status=$?
+
+# Browser end-to-end: the real `telltale serve` (built above) in Debian's chromium.
+cargo build --locked -p telltale --bin telltale
+(cd tests/ui-e2e && npm ci --no-audit --no-fund --loglevel=error && node run.mjs) || status=$?
+exit $status

@@ -226,9 +226,9 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
 /// "1 h", "30 min", "90 s": how long a snooze lasts, for the menu.
 fn human(d: std::time::Duration) -> String {
     let s = d.as_secs();
-    if s >= 3600 && s % 3600 == 0 {
+    if s >= 3600 && s.is_multiple_of(3600) {
         format!("{} h", s / 3600)
-    } else if s >= 60 && s % 60 == 0 {
+    } else if s >= 60 && s.is_multiple_of(60) {
         format!("{} min", s / 60)
     } else {
         format!("{s} s")

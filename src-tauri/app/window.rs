@@ -24,7 +24,7 @@ pub fn create<R: Runtime, M: Manager<R>>(
         .initialization_script(endpoint.init_script())
         // The token is in this page's memory: the window must never show anything but
         // the bundled UI. Links elsewhere are refused, not opened in here.
-        .on_navigation(|url| is_bundled_ui(url))
+        .on_navigation(is_bundled_ui)
         .build()?;
     let handle = window.app_handle().clone();
     window.on_window_event(move |event| match event {

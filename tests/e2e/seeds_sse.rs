@@ -1020,3 +1020,44 @@ async fn a_restart_mid_stream_resumes_from_the_stored_cursor_exactly_once() {
         "every event exactly once, in order"
     );
 }
+
+#[tokio::test]
+async fn an_id_reset_is_kept_across_a_restart() {
+    let server = ScriptedServer::start(|mut c: Conn| async move {
+        let _ = c.sse_head().await;
+        if c.request.index == 0 {
+            let _ = c
+                .write("id: 1\ndata: {\"jobId\":\"a\",\"status\":\"running\"}\n\n")
+                .await;
+            // `id` with no value: clients must stop sending `Last-Event-ID`.
+            let _ = c
+                .write("id\ndata: {\"jobId\":\"a\",\"status\":\"completed\"}\n\n")
+                .await;
+        }
+        c.hold(HOLD).await;
+    })
+    .await
+    .unwrap();
+    let setup = Setup::new();
+    let name = "resets";
+    let engine = setup.engine();
+    engine
+        .add_sse_source(source(name, server.url("/s")), FieldOverrides::default())
+        .unwrap();
+    let r = setup.reader();
+    wait_status(&r, EntityKind::Job, "a", Status::Completed).await;
+    engine.shutdown().await;
+    assert_eq!(r.cursor(name).unwrap(), Some(String::new()));
+
+    let engine = setup.engine();
+    engine
+        .add_sse_source(source(name, server.url("/s")), FieldOverrides::default())
+        .unwrap();
+    let second = server
+        .log
+        .wait_for(DEADLINE, |q| q.index == 1)
+        .await
+        .expect("the restarted engine connects");
+    assert_eq!(second.header("last-event-id"), None, "not the stale id 1");
+    engine.shutdown().await;
+}

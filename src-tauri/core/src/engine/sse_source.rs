@@ -98,7 +98,10 @@ impl SsePump {
                         if ev.last_event_id == self.previous_id {
                             msg.remote_id = None;
                         }
-                        if !ev.last_event_id.is_empty() {
+                        // Saved whenever it changes, including to empty: an `id:`
+                        // with no value tells clients to send no `Last-Event-ID`, and
+                        // a restart must not send the stale one instead.
+                        if ev.last_event_id != self.previous_id {
                             cursor = Some(ev.last_event_id.clone());
                         }
                         self.previous_id = ev.last_event_id;

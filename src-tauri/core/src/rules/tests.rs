@@ -261,7 +261,7 @@ fn tray_turns_red_on_a_live_failure_until_acknowledged() {
     board.apply(&history_failure);
     a.seed_recent(board.iter());
     assert_eq!(a.recent().count(), 1, "history fills the menu");
-    assert!(!a.observe(&[history_failure.clone()]), "but is not news");
+    assert!(!a.observe(std::slice::from_ref(&history_failure)), "but is not news");
     assert_eq!(a.tray_state(&BoardCounts::of(&board)), TrayState::AllClear);
     assert_eq!(a.tooltip(&BoardCounts::of(&board)), "1 failed");
 
