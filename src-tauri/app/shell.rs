@@ -83,7 +83,8 @@ pub fn run(cli: DesktopCli) -> anyhow::Result<ExitCode> {
     });
 
     eprintln!("telltale: stopping; committing pending events");
-    let stopped = rt.block_on(tokio::time::timeout(SHUTDOWN_DEADLINE, running.shutdown()));
+    // The timer must be created inside the runtime, hence the async block.
+    let stopped = rt.block_on(async { tokio::time::timeout(SHUTDOWN_DEADLINE, running.shutdown()).await });
     if stopped.is_err() {
         eprintln!("telltale: the engine did not stop within {SHUTDOWN_DEADLINE:?}; exiting anyway");
     } else {

@@ -8,3 +8,4 @@ mod redis_pubsub;
 mod relay;
 mod disk_full;
 mod seeds_sse;
+mod faults;

@@ -50,16 +50,20 @@
 //! statuses = ["failed"]
 //! sources = []                         # empty: all
 //! queues = []                          # empty: all
-//! coalesce = "10s"
+//! coalesce = "10s"                    # "off": one notification per event
 //! snooze = "1h"
 //! ```
 //!
 //! Validation reports every problem at once, each as `path:line:column: key: message`;
-//! unknown keys are errors. Secrets are [`Secret`]s: `${ENV}` references resolved at
-//! use time; a literal secret in the file is accepted with a warning.
+//! unknown keys are errors. Secrets are [`Secret`]s: `${ENV}` references (or
+//! `${keychain:NAME}` for the OS keychain) resolved at use time; a literal secret in
+//! the file is accepted with a warning. [`edit::ConfigFile`] changes the file from the
+//! program, keeping the operator's comments.
 
 mod document;
+pub mod edit;
 mod env;
+pub mod keychain;
 mod notifications;
 mod paths;
 mod problem;
@@ -86,7 +90,7 @@ pub use notifications::NotificationsConfig;
 pub use paths::{DefaultPaths, CONFIG_FILE_NAME, DB_FILE_NAME};
 pub use problem::{ConfigError, Origin, Problem, Severity};
 pub use relay::{RelayConfig, DEFAULT_LISTEN};
-pub use secret::{lookup_env, Secret, SecretError};
+pub use secret::{lookup_env, Secret, SecretError, KEYCHAIN_REF_PREFIX};
 pub use size::parse_size;
 pub use sources::{SourceConfig, DEFAULT_IDLE_TIMEOUT, DEFAULT_POLL_INTERVAL};
 pub use store::{RetentionConfig, StoreConfig, DEFAULT_MAX_AGE, DEFAULT_MAX_SIZE};

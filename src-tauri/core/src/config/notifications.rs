@@ -5,7 +5,8 @@ use std::time::Duration;
 
 use toml::de::DeTable;
 
-use super::document::Document;
+use super::document::{parse_duration, Document};
+use super::store::parse_limit;
 use super::suggest::did_you_mean;
 use crate::model::Status;
 
@@ -44,7 +45,7 @@ pub struct NotificationsConfig {
     /// Queue names that notify; empty means every queue.
     pub queues: Vec<String>,
     /// Notifications within this window are merged into one ("12 jobs failed"), so a
-    /// burst of failures does not bury the desktop.
+    /// burst of failures does not bury the desktop. Zero (`"off"`): no merging.
     pub coalesce: Duration,
     /// How long "snooze" in the tray menu silences notifications.
     pub snooze: Duration,
@@ -118,8 +119,12 @@ impl NotificationsConfig {
             }
         }
         if let Some(v) = table.get("coalesce") {
-            if let Some(d) = doc.duration(v, "notifications.coalesce") {
-                self.coalesce = d;
+            // "off" (zero) is allowed here: it means one notification per event.
+            if let Some(text) = doc.string(v, "notifications.coalesce") {
+                match parse_limit(text, parse_duration) {
+                    Ok(limit) => self.coalesce = limit.unwrap_or(Duration::ZERO),
+                    Err(msg) => doc.error(v.span(), "notifications.coalesce", msg),
+                }
             }
         }
         if let Some(v) = table.get("snooze") {

@@ -4,6 +4,12 @@
 //! `Bearer ${API_TOKEN}`. References are resolved from the environment only when the
 //! value is about to be used, so the resolved text never sits in the `Config`, never
 //! reaches a log line through `Debug`, and can never be written back to a file.
+//!
+//! `${keychain:NAME}` refers to the OS keychain entry NAME (service `telltale`, see
+//! [`super::keychain`]), where the UI puts secrets typed into it. It is read from the
+//! keychain first; when the keychain is out of reach or has no such entry, the
+//! environment variable NAME is the fallback, so a headless machine can run a config
+//! written on a desktop by exporting the same names.
 
 use std::fmt;
 
@@ -20,15 +26,46 @@ pub struct Secret {
 /// Why a secret could not be resolved. Names the variable, never a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
-    #[error("environment variable {name} is not set (a secret in the config refers to it as ${{{name}}})")]
+    /// `name` is a variable name, or `keychain:NAME` for a keychain reference.
+    #[error("{}", missing_message(.name))]
     Missing { name: String },
     #[error("environment variable {name} is not valid UTF-8")]
     NotUnicode { name: String },
 }
 
-/// Reads one variable from the process environment: the lookup behind every
-/// `resolve()`. A later keychain lookup can sit in front of it.
+/// The prefix of a keychain reference's name: `${keychain:NAME}`.
+pub const KEYCHAIN_REF_PREFIX: &str = "keychain:";
+
+fn missing_message(name: &str) -> String {
+    match name.strip_prefix(KEYCHAIN_REF_PREFIX) {
+        Some(entry) => format!(
+            "the OS keychain has no readable entry {entry} (service \"telltale\") and the environment variable {entry} is not set either (a secret in the config refers to it as ${{{name}}}); enter the secret again in the Sources view or export {entry}"
+        ),
+        None => format!(
+            "environment variable {name} is not set (a secret in the config refers to it as ${{{name}}})"
+        ),
+    }
+}
+
+/// Looks up one reference: the lookup behind every `resolve()`. A plain name is read
+/// from the process environment; `keychain:NAME` from the OS keychain, falling back to
+/// the environment variable NAME.
 pub fn lookup_env(name: &str) -> Result<Option<String>, SecretError> {
+    if let Some(entry) = name.strip_prefix(KEYCHAIN_REF_PREFIX) {
+        match super::keychain::read(entry) {
+            Ok(Some(v)) => return Ok(Some(v)),
+            Ok(None) => {
+                tracing::debug!(entry, "no keychain entry; trying the environment");
+            }
+            // Names only: the reason comes from the keychain, never from a value.
+            Err(e) => tracing::warn!(entry, error = %e, "keychain lookup failed; trying the environment"),
+        }
+        return lookup_process_env(entry);
+    }
+    lookup_process_env(name)
+}
+
+fn lookup_process_env(name: &str) -> Result<Option<String>, SecretError> {
     match std::env::var(name) {
         Ok(v) => Ok(Some(v)),
         Err(std::env::VarError::NotPresent) => Ok(None),
@@ -55,6 +92,18 @@ impl Secret {
     /// A secret that is exactly the value of one environment variable.
     pub fn from_env_var(name: &str) -> Self {
         Secret::new(format!("${{{name}}}"))
+    }
+
+    /// A secret that is exactly the keychain entry `name` (`${keychain:name}`).
+    pub fn from_keychain(name: &str) -> Self {
+        Secret::new(format!("${{{KEYCHAIN_REF_PREFIX}{name}}}"))
+    }
+
+    /// The text as written when it refers to at least one variable or keychain entry
+    /// (`${API_TOKEN}`, `Bearer ${API_TOKEN}`): safe to show, since references are
+    /// names. `None` for a literal secret, whose text is the secret itself.
+    pub fn reference(&self) -> Option<&str> {
+        (!self.is_literal()).then_some(self.template.as_str())
     }
 
     /// True when the value is written in full in the config (no `${...}` reference),
@@ -163,7 +212,9 @@ fn pieces(template: &str) -> Vec<Piece<'_>> {
     out
 }
 
+/// A variable name, or `keychain:` followed by one.
 fn is_var_name(name: &str) -> bool {
+    let name = name.strip_prefix(KEYCHAIN_REF_PREFIX).unwrap_or(name);
     let mut chars = name.chars();
     matches!(chars.next(), Some(c) if c.is_ascii_alphabetic() || c == '_')
         && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
@@ -231,6 +282,26 @@ mod tests {
         let s = Secret::new("$${NOT_A_VAR}");
         assert!(s.is_literal());
         assert_eq!(s.resolve_with(env(&[])).unwrap(), "${NOT_A_VAR}");
+    }
+
+    #[test]
+    fn keychain_references_are_references() {
+        let s = Secret::from_keychain("API_TOKEN");
+        assert!(!s.is_literal());
+        assert_eq!(s.reference(), Some("${keychain:API_TOKEN}"));
+        assert_eq!(s.variables(), vec!["keychain:API_TOKEN"]);
+        assert_eq!(
+            s.resolve_with(env(&[("keychain:API_TOKEN", "k")])).unwrap(),
+            "k"
+        );
+        assert!(Secret::new("${keychain:}").is_literal());
+        assert!(Secret::new("${vault:X}").is_literal());
+        assert_eq!(Secret::new("lit").reference(), None);
+        let msg = SecretError::Missing {
+            name: "keychain:API_TOKEN".into(),
+        }
+        .to_string();
+        assert!(msg.contains("keychain") && msg.contains("export API_TOKEN"), "{msg}");
     }
 
     #[test]

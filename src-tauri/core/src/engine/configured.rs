@@ -2,7 +2,7 @@
 //! `telltale serve --source` and the desktop app. Secrets are resolved here, at use
 //! time, and go no further than the client that needs them.
 
-use crate::config::{SecretError, SourceConfig};
+use crate::config::{lookup_env, SecretError, SourceConfig};
 use crate::source::sse::{SseError, SseSourceConfig, TwoStep};
 use crate::source::url::SourceUrl;
 
@@ -30,17 +30,21 @@ pub enum SourceStartError {
 
 impl Engine {
     /// Starts one configured source. A disabled source is registered as such, so the
-    /// overview still lists it.
+    /// overview still lists it. The source runs in a scope of its own, so
+    /// [`Engine::stop_source`] can stop it alone.
     pub fn add_configured_source(&self, source: &SourceConfig) -> Result<(), SourceStartError> {
         if !source.enabled {
             self.source_states().set(&source.name, SourceHealth::Disabled, None, None);
             return Ok(());
         }
+        let scoped = self.scoped(&source.name);
         let result = match &source.url {
-            SourceUrl::Sse { .. } => self.start_sse(source),
-            other => self.start_redis_family(source, other),
+            SourceUrl::Sse { .. } => scoped.start_sse(source),
+            other => scoped.start_redis_family(source, other),
         };
+        self.adopt_scope(&scoped);
         if let Err(e) = &result {
+            self.drop_scope(&source.name);
             self.source_states()
                 .set(&source.name, SourceHealth::Stopped, Some(e.to_string()), None);
         }
@@ -48,25 +52,7 @@ impl Engine {
     }
 
     fn start_sse(&self, source: &SourceConfig) -> Result<(), SourceStartError> {
-        let name = source.name.clone();
-        let secret = |error| SourceStartError::Secret {
-            source_name: name.clone(),
-            error,
-        };
-        let SourceUrl::Sse { url } = &source.url else {
-            unreachable!("start_sse is only called for SSE URLs")
-        };
-        let mut cfg = SseSourceConfig::new(&source.name, url.resolve().map_err(secret)?.to_string());
-        for (k, v) in &source.headers {
-            cfg.headers.push((k.clone(), v.resolve().map_err(secret)?));
-        }
-        cfg.bearer = source.bearer.as_ref().map(|s| s.resolve()).transpose().map_err(secret)?;
-        cfg.query_token = source.token.as_ref().map(|s| s.resolve()).transpose().map_err(secret)?;
-        cfg.idle_timeout = source.idle_timeout;
-        cfg.follow = source.follow;
-        if !source.subscribe.is_empty() {
-            cfg.subscribe = Some(TwoStep::new(source.subscribe.clone()));
-        }
+        let cfg = sse_client_config(source, lookup_env)?;
         self.add_sse_source(cfg, source.overrides.clone())
             .map_err(|error| SourceStartError::Sse {
                 source_name: source.name.clone(),
@@ -81,4 +67,37 @@ impl Engine {
             message: format!("{} sources are not supported by this build yet", url.kind()),
         })
     }
+}
+
+/// The SSE client's configuration for a configured source, with its secrets resolved
+/// through `lookup` (the environment and keychain for a running source; the relay's
+/// connection test passes values typed in the UI that are not stored yet). The result
+/// holds secret values: never log it.
+pub fn sse_client_config<F>(source: &SourceConfig, mut lookup: F) -> Result<SseSourceConfig, SourceStartError>
+where
+    F: FnMut(&str) -> Result<Option<String>, SecretError>,
+{
+    let name = source.name.clone();
+    let secret = |error| SourceStartError::Secret {
+        source_name: name.clone(),
+        error,
+    };
+    let SourceUrl::Sse { url } = &source.url else {
+        return Err(SourceStartError::Other {
+            source_name: source.name.clone(),
+            message: format!("a {} source is not an SSE source", source.url.kind()),
+        });
+    };
+    let mut cfg = SseSourceConfig::new(&source.name, url.resolve_with(&mut lookup).map_err(secret)?.to_string());
+    for (k, v) in &source.headers {
+        cfg.headers.push((k.clone(), v.resolve_with(&mut lookup).map_err(secret)?));
+    }
+    cfg.bearer = source.bearer.as_ref().map(|s| s.resolve_with(&mut lookup)).transpose().map_err(secret)?;
+    cfg.query_token = source.token.as_ref().map(|s| s.resolve_with(&mut lookup)).transpose().map_err(secret)?;
+    cfg.idle_timeout = source.idle_timeout;
+    cfg.follow = source.follow;
+    if !source.subscribe.is_empty() {
+        cfg.subscribe = Some(TwoStep::new(source.subscribe.clone()));
+    }
+    Ok(cfg)
 }

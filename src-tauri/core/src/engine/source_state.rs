@@ -74,6 +74,14 @@ impl SourceStates {
         }
     }
 
+    /// Forgets a source that was deleted, so the overview stops listing it.
+    pub fn remove(&self, name: &str) -> Option<SourceState> {
+        self.inner
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name)
+    }
+
     pub fn get(&self, name: &str) -> Option<SourceState> {
         self.inner.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
     }

@@ -206,3 +206,34 @@ async fn board_replays_events_the_entities_table_had_not_caught_up_with() {
     assert_eq!(latest.len(), 1);
     assert_eq!(latest[0].events, 2);
 }
+
+/// Entity states reach the table after a flush and on a quiet stream, not only when
+/// the next batch arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entity_states_are_written_on_flush_and_when_the_stream_goes_quiet() {
+    let dir = tempfile::tempdir().unwrap();
+    let hub = Hub::start(HubOptions::new(dir.path().join("h.db"))).unwrap();
+    let tx = hub.sender();
+    let mut e = job("q", 1);
+    e.status = Status::Failed;
+    tx.send(Ingest::new("q", vec![e])).await.unwrap();
+    tx.flush().await.unwrap();
+    let r = crate::store::Reader::open(hub.db_path()).unwrap();
+    let latest = r.latest(&crate::store::EventFilter::default(), 10).unwrap();
+    assert_eq!(latest.len(), 1, "flush writes entity states");
+    assert_eq!(latest[0].status, Status::Failed);
+
+    let mut e = job("q", 1);
+    e.status = Status::Running;
+    e.remote_id = Some("again".into());
+    tx.send(Ingest::new("q", vec![e])).await.unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let latest = r.latest(&crate::store::EventFilter::default(), 10).unwrap();
+        if latest[0].status == Status::Running {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "a quiet stream's state was never written");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

@@ -80,6 +80,11 @@ impl WriterThread {
                 if stopping {
                     break;
                 }
+                // A quiet stream still gets its latest states written.
+                if !self.dirty.is_empty() && last_entity_flush.elapsed() >= ENTITY_FLUSH_EVERY {
+                    self.flush_entities();
+                    last_entity_flush = Instant::now();
+                }
                 self.idle_work(&mut last_retention);
                 continue;
             };
@@ -91,6 +96,11 @@ impl WriterThread {
                 }
             }
             self.commit(&mut batches);
+            if !acks.is_empty() {
+                // `flush()` promises everything is stored, entity states included.
+                self.flush_entities();
+                last_entity_flush = Instant::now();
+            }
             let last = self.writer.next_seq() - 1;
             for a in acks.drain(..) {
                 let _ = a.send(last);
