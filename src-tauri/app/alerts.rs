@@ -27,12 +27,7 @@ pub struct Observed {
 }
 
 impl Alerts {
-    pub fn new(
-        policy: NotifyPolicy,
-        snooze: Duration,
-        start: Start,
-        board: &Board,
-    ) -> Self {
+    pub fn new(policy: NotifyPolicy, snooze: Duration, start: Start, board: &Board) -> Self {
         let mut attention = Attention::new(start);
         attention.seed_recent(board.iter());
         Alerts {
@@ -70,7 +65,8 @@ impl Alerts {
 
     pub fn pause_for_snooze(&self) {
         let now = now_millis();
-        let until = now.saturating_add(Millis::try_from(self.snooze.as_millis()).unwrap_or(Millis::MAX));
+        let until =
+            now.saturating_add(Millis::try_from(self.snooze.as_millis()).unwrap_or(Millis::MAX));
         lock(&self.notifier).set_quiet(Quiet::Until(until), now);
     }
 

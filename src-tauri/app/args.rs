@@ -52,12 +52,15 @@ mod tests {
 
     #[test]
     fn subcommands_still_parse() {
-        let cli = DesktopCli::try_parse_from(["telltale", "--config", "c.toml", "serve", "--db", "x.db"]).unwrap();
+        let cli =
+            DesktopCli::try_parse_from(["telltale", "--config", "c.toml", "serve", "--db", "x.db"])
+                .unwrap();
         assert!(matches!(cli.command, Some(Command::Serve(_))));
         // With a subcommand the headless parser takes over, and it has no window flags
         // before the subcommand: a mix is refused there, with clap's usual message.
         assert!(
-            telltale_core::cli::Cli::try_parse_from(["telltale", "--source", "u", "serve"]).is_err()
+            telltale_core::cli::Cli::try_parse_from(["telltale", "--source", "u", "serve"])
+                .is_err()
         );
     }
 }

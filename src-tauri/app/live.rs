@@ -16,7 +16,11 @@ use crate::alerts::Alerts;
 /// (a job's running → idle change comes with an event, but counts are cheap to redo).
 const TRAY_REFRESH: Duration = Duration::from_secs(1);
 
-pub async fn run<R: Runtime>(app: AppHandle<R>, alerts: Arc<Alerts>, mut live: Receiver<LiveBatch>) {
+pub async fn run<R: Runtime>(
+    app: AppHandle<R>,
+    alerts: Arc<Alerts>,
+    mut live: Receiver<LiveBatch>,
+) {
     let mut refresh = tokio::time::interval(TRAY_REFRESH);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {

@@ -20,7 +20,12 @@ pub fn listen_for_clicks<R: Runtime>(app: &AppHandle<R>) {
             return;
         }
         let Some(job) = action.notification().and_then(|n| {
-            let text = |k: &str| n.extra().get(k).and_then(|v| v.as_str()).map(str::to_string);
+            let text = |k: &str| {
+                n.extra()
+                    .get(k)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
             Some(EntityRef {
                 kind: EntityKind::parse(&text(EXTRA_KIND)?)?,
                 source: text(EXTRA_SOURCE)?,

@@ -75,7 +75,10 @@ pub fn run(cli: DesktopCli) -> anyhow::Result<ExitCode> {
     rt.spawn(quit_on_signal(app.handle().clone()));
 
     let code = app.run_return(|_app, event| {
-        if let RunEvent::ExitRequested { code: None, api, .. } = event {
+        if let RunEvent::ExitRequested {
+            code: None, api, ..
+        } = event
+        {
             // The last window went away (it only hides, but a window manager may
             // destroy it): keep monitoring from the tray. Quit is explicit.
             api.prevent_exit();
@@ -84,7 +87,8 @@ pub fn run(cli: DesktopCli) -> anyhow::Result<ExitCode> {
 
     eprintln!("telltale: stopping; committing pending events");
     // The timer must be created inside the runtime, hence the async block.
-    let stopped = rt.block_on(async { tokio::time::timeout(SHUTDOWN_DEADLINE, running.shutdown()).await });
+    let stopped =
+        rt.block_on(async { tokio::time::timeout(SHUTDOWN_DEADLINE, running.shutdown()).await });
     if stopped.is_err() {
         eprintln!("telltale: the engine did not stop within {SHUTDOWN_DEADLINE:?}; exiting anyway");
     } else {

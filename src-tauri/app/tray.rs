@@ -125,21 +125,43 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     let alerts = app.state::<Arc<Alerts>>();
     let view = app.state::<TrayView>();
     let mut items: Vec<Box<dyn IsMenuItem<R>>> = Vec::new();
-    items.push(Box::new(MenuItem::with_id(app, SHOW, "Show Telltale", true, None::<&str>)?));
+    items.push(Box::new(MenuItem::with_id(
+        app,
+        SHOW,
+        "Show Telltale",
+        true,
+        None::<&str>,
+    )?));
     items.push(Box::new(PredefinedMenuItem::separator(app)?));
 
     let recent = alerts.recent();
     if recent.is_empty() {
-        items.push(Box::new(MenuItem::new(app, "No recent failures", false, None::<&str>)?));
+        items.push(Box::new(MenuItem::new(
+            app,
+            "No recent failures",
+            false,
+            None::<&str>,
+        )?));
     } else {
-        items.push(Box::new(MenuItem::new(app, "Recent failures", false, None::<&str>)?));
+        items.push(Box::new(MenuItem::new(
+            app,
+            "Recent failures",
+            false,
+            None::<&str>,
+        )?));
         for (i, f) in recent.iter().enumerate() {
             let label = match &f.queue {
                 Some(q) => format!("{} · {q}", f.job.entity),
                 None => format!("{} · {}", f.job.entity, f.job.source),
             };
             let id = format!("{FAILURE_PREFIX}{i}");
-            items.push(Box::new(MenuItem::with_id(app, id, label, true, None::<&str>)?));
+            items.push(Box::new(MenuItem::with_id(
+                app,
+                id,
+                label,
+                true,
+                None::<&str>,
+            )?));
         }
     }
     *view.menu_jobs.lock().unwrap_or_else(|e| e.into_inner()) =
@@ -150,8 +172,17 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
     *view.menu_quiet.lock().unwrap_or_else(|e| e.into_inner()) = quiet;
     match quiet {
         Quiet::Off => {
-            let snooze = format!("Pause notifications for {}", human(alerts.snooze_duration()));
-            items.push(Box::new(MenuItem::with_id(app, PAUSE_SNOOZE, snooze, true, None::<&str>)?));
+            let snooze = format!(
+                "Pause notifications for {}",
+                human(alerts.snooze_duration())
+            );
+            items.push(Box::new(MenuItem::with_id(
+                app,
+                PAUSE_SNOOZE,
+                snooze,
+                true,
+                None::<&str>,
+            )?));
             items.push(Box::new(MenuItem::with_id(
                 app,
                 PAUSE,
@@ -174,11 +205,23 @@ fn build_menu<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<Menu<R>> {
             if missed > 0 {
                 label.push_str(&format!(", {missed} silenced"));
             }
-            items.push(Box::new(MenuItem::with_id(app, RESUME, label, true, None::<&str>)?));
+            items.push(Box::new(MenuItem::with_id(
+                app,
+                RESUME,
+                label,
+                true,
+                None::<&str>,
+            )?));
         }
     }
     items.push(Box::new(PredefinedMenuItem::separator(app)?));
-    items.push(Box::new(MenuItem::with_id(app, QUIT, "Quit Telltale", true, None::<&str>)?));
+    items.push(Box::new(MenuItem::with_id(
+        app,
+        QUIT,
+        "Quit Telltale",
+        true,
+        None::<&str>,
+    )?));
     let refs: Vec<&dyn IsMenuItem<R>> = items.iter().map(|b| b.as_ref()).collect();
     Menu::with_items(app, &refs)
 }
@@ -206,7 +249,10 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, event: MenuEvent) {
             app.exit(0);
         }
         other => {
-            let Some(i) = other.strip_prefix(FAILURE_PREFIX).and_then(|n| n.parse::<usize>().ok()) else {
+            let Some(i) = other
+                .strip_prefix(FAILURE_PREFIX)
+                .and_then(|n| n.parse::<usize>().ok())
+            else {
                 return;
             };
             let job = app

@@ -3,7 +3,9 @@
 
 use std::sync::Arc;
 
-use tauri::{AppHandle, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent};
+use tauri::{
+    AppHandle, Manager, Runtime, WebviewUrl, WebviewWindow, WebviewWindowBuilder, WindowEvent,
+};
 
 use crate::alerts::Alerts;
 use crate::endpoint::RelayEndpoint;

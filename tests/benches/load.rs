@@ -98,7 +98,9 @@ impl Opts {
                 }
                 // cargo bench passes --bench to harness-less targets.
                 "--bench" => {}
-                other => anyhow::bail!("unknown argument {other:?} (see the top of benches/load.rs)"),
+                other => {
+                    anyhow::bail!("unknown argument {other:?} (see the top of benches/load.rs)")
+                }
             }
         }
         Ok(Opts {
@@ -212,7 +214,7 @@ fn num(v: f64) -> String {
         let digits: String = s.trim_start_matches('-').into();
         let mut out = String::new();
         for (i, c) in digits.chars().enumerate() {
-            if i > 0 && (digits.len() - i) % 3 == 0 {
+            if i > 0 && (digits.len() - i).is_multiple_of(3) {
                 out.push(',');
             }
             out.push(c);
@@ -257,15 +259,18 @@ fn machine() -> String {
     let cores = std::thread::available_parallelism()
         .map(|n| n.get())
         .unwrap_or(0);
-    let mem = proc_status_kb("self", "MemTotal").unwrap_or(0);
     let mem = std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("MemTotal:"))
-                .and_then(|l| l.split_whitespace().nth(1).and_then(|v| v.parse::<u64>().ok()))
+                .and_then(|l| {
+                    l.split_whitespace()
+                        .nth(1)
+                        .and_then(|v| v.parse::<u64>().ok())
+                })
         })
-        .unwrap_or(mem);
+        .unwrap_or(0);
     format!(
         "{cores} cores ({cpu}), {:.0} GiB RAM",
         mem as f64 / 1024.0 / 1024.0
@@ -446,7 +451,10 @@ impl Telltale {
         let started = Instant::now();
         loop {
             if let Ok(Some(status)) = self.child.try_wait() {
-                anyhow::bail!("telltale exited at start ({status}); log:\n{}", self.log_tail());
+                anyhow::bail!(
+                    "telltale exited at start ({status}); log:\n{}",
+                    self.log_tail()
+                );
             }
             if let Ok((200, _)) = http_get(self.port, &format!("/api/health?token={TOKEN}")) {
                 return Ok(started.elapsed());
@@ -472,7 +480,10 @@ impl Telltale {
         loop {
             if let Some(status) = self.child.try_wait()? {
                 if !status.success() {
-                    eprintln!("  (telltale exited with {status}; log:\n{})", self.log_tail());
+                    eprintln!(
+                        "  (telltale exited with {status}; log:\n{})",
+                        self.log_tail()
+                    );
                 }
                 return Ok(());
             }
@@ -658,7 +669,10 @@ fn rfind(hay: &[u8], needle: &[u8]) -> Option<usize> {
 }
 
 fn digits_at(s: &[u8]) -> Option<u64> {
-    let end = s.iter().position(|b| !b.is_ascii_digit()).unwrap_or(s.len());
+    let end = s
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(s.len());
     std::str::from_utf8(&s[..end]).ok()?.parse().ok()
 }
 
@@ -870,7 +884,12 @@ struct WholeRun {
     bench_cpu_s: f64,
 }
 
-fn run_whole(rt: &tokio::runtime::Runtime, bin: &Path, sc: Scenario, ticks: f64) -> anyhow::Result<WholeRun> {
+fn run_whole(
+    rt: &tokio::runtime::Runtime,
+    bin: &Path,
+    sc: Scenario,
+    ticks: f64,
+) -> anyhow::Result<WholeRun> {
     let load1 = load1();
     let redis = RedisServer::start();
     let dir = tempfile::tempdir()?;
@@ -970,7 +989,10 @@ fn run_whole(rt: &tokio::runtime::Runtime, bin: &Path, sc: Scenario, ticks: f64)
     Ok(WholeRun {
         published: published.sent,
         publish_rate: published.sent as f64
-            / published.finished.duration_since(published.started).as_secs_f64(),
+            / published
+                .finished
+                .duration_since(published.started)
+                .as_secs_f64(),
         unreceived: published.unreceived,
         delivered_rate_median: rates[rates.len() / 2],
         delivered_rate_min: rates[0],
@@ -996,7 +1018,8 @@ fn run_whole(rt: &tokio::runtime::Runtime, bin: &Path, sc: Scenario, ticks: f64)
 /// (rows, published events missing, published events stored more than once, gap
 /// notices) in the database Telltale wrote.
 fn check_db(db: &Path, published: u64) -> anyhow::Result<(u64, u64, u64, u64)> {
-    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    let conn =
+        rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
     let rows: i64 = conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
     let gaps: i64 = conn.query_row(
         "SELECT COUNT(*) FROM events WHERE status = 'gap'",
@@ -1009,7 +1032,9 @@ fn check_db(db: &Path, published: u64) -> anyhow::Result<(u64, u64, u64, u64)> {
     let mut q = st.query([])?;
     while let Some(r) = q.next()? {
         let raw: String = r.get(0)?;
-        let Some(i) = raw.rfind("\"n\":") else { continue };
+        let Some(i) = raw.rfind("\"n\":") else {
+            continue;
+        };
         let Some(n) = digits_at(&raw.as_bytes()[i + 4..]) else {
             continue;
         };
@@ -1024,7 +1049,9 @@ fn check_db(db: &Path, published: u64) -> anyhow::Result<(u64, u64, u64, u64)> {
 }
 
 fn section_whole(opts: &Opts, figs: &mut Figures, bin: &Path, ticks: f64) -> anyhow::Result<()> {
-    println!("\n== Whole path: redis PUBLISH -> telltale serve -> SQLite -> relay -> SSE clients ==");
+    println!(
+        "\n== Whole path: redis PUBLISH -> telltale serve -> SQLite -> relay -> SSE clients =="
+    );
     println!(
         "   {PAYLOAD_BYTES}-byte payloads on {CHANNELS} channels, one pattern ({PATTERN}); the publisher \
          and the clients share this machine's cores with Telltale and Redis."
@@ -1072,16 +1099,40 @@ fn section_whole(opts: &Opts, figs: &mut Figures, bin: &Path, ticks: f64) -> any
             );
             let l = sc.label();
             figs.record(&format!("{l}: published"), "ev/s", r.publish_rate);
-            figs.record(&format!("{l}: delivered per client (median client)"), "ev/s", r.delivered_rate_median);
-            figs.record(&format!("{l}: delivered per client (slowest client)"), "ev/s", r.delivered_rate_min);
-            figs.record(&format!("{l}: lost, worst client"), "events", r.lost_max as f64);
-            figs.record(&format!("{l}: duplicated, all clients"), "events", r.dup_total as f64);
+            figs.record(
+                &format!("{l}: delivered per client (median client)"),
+                "ev/s",
+                r.delivered_rate_median,
+            );
+            figs.record(
+                &format!("{l}: delivered per client (slowest client)"),
+                "ev/s",
+                r.delivered_rate_min,
+            );
+            figs.record(
+                &format!("{l}: lost, worst client"),
+                "events",
+                r.lost_max as f64,
+            );
+            figs.record(
+                &format!("{l}: duplicated, all clients"),
+                "events",
+                r.dup_total as f64,
+            );
             figs.record(&format!("{l}: lost in SQLite"), "events", r.db_lost as f64);
-            figs.record(&format!("{l}: duplicated in SQLite"), "events", r.db_dup as f64);
+            figs.record(
+                &format!("{l}: duplicated in SQLite"),
+                "events",
+                r.db_dup as f64,
+            );
             figs.record(&format!("{l}: latency p50"), "ms", r.p50_ms);
             figs.record(&format!("{l}: latency p99"), "ms", r.p99_ms);
             figs.record(&format!("{l}: latency p99.9"), "ms", r.p999_ms);
-            figs.record(&format!("{l}: telltale CPU"), "s per 1M events", r.cpu_per_m);
+            figs.record(
+                &format!("{l}: telltale CPU"),
+                "s per 1M events",
+                r.cpu_per_m,
+            );
             figs.record(&format!("{l}: telltale peak RSS"), "MB", r.peak_rss_mb);
             figs.record(&format!("{l}: rows in SQLite"), "rows", r.db_rows as f64);
             figs.record(&format!("{l}: load average (1 min) at start"), "", r.load1);
@@ -1113,7 +1164,9 @@ fn store_event(n: u64) -> Event {
 fn section_store(opts: &Opts, figs: &mut Figures) -> anyhow::Result<()> {
     let events: u64 = if opts.quick { 100_000 } else { 500_000 };
     const BATCH: u64 = 500;
-    println!("\n== Store alone: {events} events through the hub into SQLite, batches of {BATCH} ==");
+    println!(
+        "\n== Store alone: {events} events through the hub into SQLite, batches of {BATCH} =="
+    );
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -1133,7 +1186,11 @@ fn section_store(opts: &Opts, figs: &mut Figures) -> anyhow::Result<()> {
             tx.flush().await
         })?;
         let rate = events as f64 / started.elapsed().as_secs_f64();
-        anyhow::ensure!(hub.health().stored == events, "the hub stored {} of {events}", hub.health().stored);
+        anyhow::ensure!(
+            hub.health().stored == events,
+            "the hub stored {} of {events}",
+            hub.health().stored
+        );
         hub.shutdown();
         println!("   run {run}: {} events/s (load {load:.2})", num(rate));
         figs.record("store alone: append throughput", "events/s", rate);
@@ -1165,7 +1222,12 @@ fn history_event(n: u64, total: u64, base_ms: i64, span_ms: i64) -> Event {
         _ => (Status::Running, "running"),
     };
     let stage = STAGES[(n / HISTORY_JOBS % 5) as usize];
-    let mut e = Event::new("orders", EntityKind::Job, format!("job-{job}"), status.clone());
+    let mut e = Event::new(
+        "orders",
+        EntityKind::Job,
+        format!("job-{job}"),
+        status.clone(),
+    );
     e.received_at = base_ms + (n as i64 * span_ms) / total as i64;
     e.progress = Some((n % 100) as f64);
     e.stage = Some(stage.into());
@@ -1225,7 +1287,7 @@ fn history_db(total: u64) -> anyhow::Result<PathBuf> {
             board.apply(e);
         }
         n = end;
-        if n % 1_000_000 == 0 || n == total {
+        if n.is_multiple_of(1_000_000) || n == total {
             println!(
                 "     {n} events appended ({:.0} s)",
                 started.elapsed().as_secs_f64()
@@ -1269,7 +1331,10 @@ impl XorShift {
 }
 
 /// (p50, p99) in ms of `reps` calls of `f`.
-fn time_query(reps: usize, mut f: impl FnMut(usize) -> anyhow::Result<usize>) -> anyhow::Result<(f64, f64, usize)> {
+fn time_query(
+    reps: usize,
+    mut f: impl FnMut(usize) -> anyhow::Result<usize>,
+) -> anyhow::Result<(f64, f64, usize)> {
     let mut times = Vec::with_capacity(reps);
     let mut rows = 0;
     for i in 0..reps {
@@ -1283,12 +1348,14 @@ fn time_query(reps: usize, mut f: impl FnMut(usize) -> anyhow::Result<usize>) ->
 }
 
 fn section_history(opts: &Opts, figs: &mut Figures) -> anyhow::Result<Option<PathBuf>> {
-    println!("\n== History queries (store Reader, one connection, as the relay's endpoints use it) ==");
+    println!(
+        "\n== History queries (store Reader, one connection, as the relay's endpoints use it) =="
+    );
     let mut largest = None;
     for &size in &opts.history_sizes {
         let path = history_db(size)?;
         largest = Some(path.clone());
-        let label = if size % 1_000_000 == 0 {
+        let label = if size.is_multiple_of(1_000_000) {
             format!("{}M", size / 1_000_000)
         } else {
             format!("{}k", size / 1000)
@@ -1305,28 +1372,71 @@ fn section_history(opts: &Opts, figs: &mut Figures) -> anyhow::Result<Option<Pat
             })?;
             let (f50, f99, f_rows) = time_query(500, |_| Ok(reader.recent_failures(100)?.len()))?;
             let filter = EventFilter::default();
-            let (s1_50, s1_99, s1_rows) = time_query(20, |_| Ok(reader.search("ECONNRESET", &filter, 100)?.len()))?;
+            let (s1_50, s1_99, s1_rows) =
+                time_query(20, |_| Ok(reader.search("ECONNRESET", &filter, 100)?.len()))?;
             let (s2_50, s2_99, s2_rows) = time_query(20, |_| {
                 let q = format!("job-{}", rng.below(HISTORY_JOBS));
                 Ok(reader.search(&q, &filter, 100)?.len())
             })?;
-            let (s3_50, s3_99, s3_rows) = time_query(20, |_| Ok(reader.search("checkout-7f3a9", &filter, 100)?.len()))?;
+            let (s3_50, s3_99, s3_rows) = time_query(20, |_| {
+                Ok(reader.search("checkout-7f3a9", &filter, 100)?.len())
+            })?;
             println!(
                 "   {label} run {run} (load {load:.2}, open {open_ms:.1} ms): timeline p50 {} p99 {} ms ({tl_rows} events) | \
                  last 100 failures p50 {} p99 {} ms ({f_rows}) | search \"ECONNRESET\" p50 {} p99 {} ms ({s1_rows}) | \
                  search \"job-N\" p50 {} p99 {} ms ({s2_rows}) | search (no match) p50 {} p99 {} ms ({s3_rows})",
                 num(tl50), num(tl99), num(f50), num(f99), num(s1_50), num(s1_99), num(s2_50), num(s2_99), num(s3_50), num(s3_99)
             );
-            figs.record(&format!("history {label}: one job's timeline p50"), "ms", tl50);
-            figs.record(&format!("history {label}: one job's timeline p99"), "ms", tl99);
-            figs.record(&format!("history {label}: last 100 failures p50"), "ms", f50);
-            figs.record(&format!("history {label}: last 100 failures p99"), "ms", f99);
-            figs.record(&format!("history {label}: search \"ECONNRESET\" (100 newest of 1%) p50"), "ms", s1_50);
-            figs.record(&format!("history {label}: search \"ECONNRESET\" p99"), "ms", s1_99);
-            figs.record(&format!("history {label}: search a job id \"job-N\" p50"), "ms", s2_50);
-            figs.record(&format!("history {label}: search a job id p99"), "ms", s2_99);
-            figs.record(&format!("history {label}: search with no match p50"), "ms", s3_50);
-            figs.record(&format!("history {label}: search with no match p99"), "ms", s3_99);
+            figs.record(
+                &format!("history {label}: one job's timeline p50"),
+                "ms",
+                tl50,
+            );
+            figs.record(
+                &format!("history {label}: one job's timeline p99"),
+                "ms",
+                tl99,
+            );
+            figs.record(
+                &format!("history {label}: last 100 failures p50"),
+                "ms",
+                f50,
+            );
+            figs.record(
+                &format!("history {label}: last 100 failures p99"),
+                "ms",
+                f99,
+            );
+            figs.record(
+                &format!("history {label}: search \"ECONNRESET\" (100 newest of 1%) p50"),
+                "ms",
+                s1_50,
+            );
+            figs.record(
+                &format!("history {label}: search \"ECONNRESET\" p99"),
+                "ms",
+                s1_99,
+            );
+            figs.record(
+                &format!("history {label}: search a job id \"job-N\" p50"),
+                "ms",
+                s2_50,
+            );
+            figs.record(
+                &format!("history {label}: search a job id p99"),
+                "ms",
+                s2_99,
+            );
+            figs.record(
+                &format!("history {label}: search with no match p50"),
+                "ms",
+                s3_50,
+            );
+            figs.record(
+                &format!("history {label}: search with no match p99"),
+                "ms",
+                s3_99,
+            );
         }
     }
     Ok(largest)
@@ -1350,15 +1460,25 @@ fn section_startup(opts: &Opts, figs: &mut Figures, bin: &Path, db: &Path) -> an
             num(took.as_secs_f64() * 1000.0),
             num(rss)
         );
-        figs.record("start-up with the largest history", "ms", took.as_secs_f64() * 1000.0);
-        figs.record("RSS right after start-up with the largest history", "MB", rss);
+        figs.record(
+            "start-up with the largest history",
+            "ms",
+            took.as_secs_f64() * 1000.0,
+        );
+        figs.record(
+            "RSS right after start-up with the largest history",
+            "MB",
+            rss,
+        );
     }
     Ok(())
 }
 
 fn section_idle(opts: &Opts, figs: &mut Figures, bin: &Path) -> anyhow::Result<()> {
     const CLIENTS: usize = 1_000;
-    println!("\n== Idle SSE clients: RSS with {CLIENTS} connected idle clients minus RSS with none ==");
+    println!(
+        "\n== Idle SSE clients: RSS with {CLIENTS} connected idle clients minus RSS with none =="
+    );
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -1387,7 +1507,11 @@ fn section_idle(opts: &Opts, figs: &mut Figures, bin: &Path) -> anyhow::Result<(
             num(per / 1024.0),
             load1()
         );
-        figs.record("idle RSS per SSE client (1,000 clients)", "KiB", per / 1024.0);
+        figs.record(
+            "idle RSS per SSE client (1,000 clients)",
+            "KiB",
+            per / 1024.0,
+        );
         figs.record("RSS with no client", "MB", before as f64 / 1024.0);
     }
     Ok(())
@@ -1430,7 +1554,11 @@ fn main() -> anyhow::Result<()> {
     );
     println!("   Redis, telltale serve, the publisher and the SSE clients all share this machine.");
     let needs_binary = ["whole", "startup", "idle"].iter().any(|s| opts.wants(s));
-    let bin = if needs_binary { Some(telltale_binary()?) } else { None };
+    let bin = if needs_binary {
+        Some(telltale_binary()?)
+    } else {
+        None
+    };
     let mut figs = Figures::default();
     let mut failed = HashSet::new();
     if let (true, Some(bin)) = (opts.wants("whole"), &bin) {
@@ -1467,7 +1595,11 @@ fn main() -> anyhow::Result<()> {
             failed.insert("idle");
         }
     }
-    println!("\nSummary: median of {} run(s) with min and max; load average now {}", opts.runs, load_average());
+    println!(
+        "\nSummary: median of {} run(s) with min and max; load average now {}",
+        opts.runs,
+        load_average()
+    );
     figs.print();
     if !failed.is_empty() {
         anyhow::bail!("sections failed: {failed:?}");

@@ -2,12 +2,17 @@
 //! driven through WebDriver (tauri-driver + WebKitWebDriver), with a notification
 //! server and a tray host on a private D-Bus session.
 //!
-//! It proves that a job failing in the monitored system (1) reaches the window's UI
-//! through the in-process relay (URL and token handed over by the shell, CSP allowing
-//! the relay), down to the job's own view; (2) produces a desktop notification (the
-//! `Notify` call seen on the bus); (3) that a second launch exits and leaves the first
-//! running (single instance); (4) that SIGTERM shuts the engine down cleanly with the
-//! event committed once. Screenshots and logs go to tests/artifacts/desktop/.
+//! It proves that a job failing in the monitored system:
+//! 1. reaches the window's UI through the in-process relay (address and token handed
+//!    over by the shell, the CSP allowing the relay), down to the job's own view;
+//! 2. produces a desktop notification (the `Notify` call seen on the bus) and turns
+//!    the tray icon red;
+//! 3. opens in the window when the notification is clicked, and that showing the
+//!    window turns the tray icon back to green;
+//!
+//! and that 4. a second launch exits and leaves the first running (single instance);
+//! 5. SIGTERM shuts the engine down cleanly, with the event committed exactly once.
+//! Screenshots and logs go to tests/artifacts/desktop/.
 //!
 //! Needs Xvfb, dbus, dunst, trayer, ImageMagick, webkit2gtk-driver and tauri-driver
 //! (`scripts/install-deps.sh test`); a missing one fails with the package to install.
@@ -30,6 +35,9 @@ use webdriver::Driver;
 const APP: &str = env!("CARGO_BIN_EXE_telltale");
 const TEST_DEADLINE: Duration = Duration::from_secs(240);
 const STEP: Duration = Duration::from_secs(30);
+/// The lamp colours of icons/tray-failing.png and icons/tray-ok.png.
+const FAILING_RED: &str = "#e5484d";
+const ALL_CLEAR_GREEN: &str = "#3ddc84";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failed_job_shows_in_the_window_and_as_a_desktop_notification() {
@@ -51,8 +59,14 @@ async fn scenario() {
     let mut env = session.env();
     env.extend([
         ("HOME", home.path().display().to_string()),
-        ("XDG_CONFIG_HOME", home.path().join("config").display().to_string()),
-        ("XDG_DATA_HOME", home.path().join("data").display().to_string()),
+        (
+            "XDG_CONFIG_HOME",
+            home.path().join("config").display().to_string(),
+        ),
+        (
+            "XDG_DATA_HOME",
+            home.path().join("data").display().to_string(),
+        ),
         ("XDG_RUNTIME_DIR", home.path().display().to_string()),
         ("TAURI_WEBVIEW_AUTOMATION", "true".to_string()),
         ("TELLTALE_LOG", "info".to_string()),
@@ -70,7 +84,10 @@ async fn scenario() {
     let wd = driver.session(Path::new(APP), &args).await;
 
     // The UI is up and following the relay, and the app follows the feed.
-    wait_until("the UI to render", || async { wd.source().await.contains("Overview") }).await;
+    wait_until("the UI to render", || async {
+        wd.source().await.contains("Overview")
+    })
+    .await;
     assert!(
         feed.wait_connected(STEP).await,
         "the app never connected to the SSE source"
@@ -81,11 +98,15 @@ async fn scenario() {
     feed.publish_failed(1, job, "resume-analysis", error);
 
     // (1) The window shows it: on the overview, then in the job's own view.
-    wait_until("the failed job on the overview", || async { wd.source().await.contains(job) }).await;
+    wait_until("the failed job on the overview", || async {
+        wd.source().await.contains(job)
+    })
+    .await;
     let link = format!("a[href=\"#/jobs/{job}\"]");
     wd.click(&link).await;
     wait_until("the job view", || async {
-        wd.current_url().await.ends_with(&format!("#/jobs/{job}")) && wd.source().await.contains(error)
+        wd.current_url().await.ends_with(&format!("#/jobs/{job}"))
+            && wd.source().await.contains(error)
     })
     .await;
 
@@ -104,8 +125,33 @@ async fn scenario() {
 
     std::fs::write(artifacts.join("window.png"), wd.screenshot().await).expect("save window.png");
     session.screenshot(&artifacts.join("screen.png"));
+    // The tray icon turned red: a failure nobody has looked at yet.
+    let scratch = artifacts.join("tray-check.png");
+    wait_until("the tray icon to show the failure", || async {
+        session.tray_shows(FAILING_RED, &scratch)
+    })
+    .await;
 
-    // (3) A second launch hands over to the first and exits.
+    // (3) Clicking the notification opens the job: leave for the overview, then have
+    // the notification server perform the notification's default action (a click).
+    wd.click("a[href=\"#/\"]").await;
+    wait_until("the overview", || async {
+        wd.current_url().await.ends_with("#/")
+    })
+    .await;
+    session.click_notification();
+    wait_until("the job opened by the notification", || async {
+        wd.current_url().await.ends_with(&format!("#/jobs/{job}"))
+    })
+    .await;
+    // Showing the window acknowledged the failure: the icon is back to all clear.
+    wait_until("the tray icon to clear", || async {
+        session.tray_shows(ALL_CLEAR_GREEN, &scratch) && !session.tray_shows(FAILING_RED, &scratch)
+    })
+    .await;
+    session.screenshot(&artifacts.join("screen-after-click.png"));
+
+    // (4) A second launch hands over to the first and exits.
     let second = Command::new(APP)
         .args(&args)
         .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
@@ -115,15 +161,29 @@ async fn scenario() {
         .expect("start a second telltale");
     let status = wait_exit(second, STEP).await;
     assert!(status.success(), "the second launch exited with {status}");
-    assert!(wd.source().await.contains(error), "the first window is still there");
+    assert!(
+        wd.source().await.contains(error),
+        "the first window is still there"
+    );
 
-    // (4) SIGTERM quits like the tray's Quit: the engine stops and commits.
+    // (5) SIGTERM quits like the tray's Quit: the engine stops and commits.
     let pid = app_pid(&db).expect("the app's process");
-    let killed = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
-    assert!(killed.map(|s| s.success()).unwrap_or(false), "kill -TERM {pid}");
-    wait_until("the app to exit", || async { !Path::new(&format!("/proc/{pid}")).exists() }).await;
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    assert!(
+        killed.map(|s| s.success()).unwrap_or(false),
+        "kill -TERM {pid}"
+    );
+    wait_until("the app to exit", || async {
+        !Path::new(&format!("/proc/{pid}")).exists()
+    })
+    .await;
     let log = std::fs::read_to_string(artifacts.join("app.log")).unwrap_or_default();
-    assert!(log.contains("telltale: stopped"), "no clean stop in app.log");
+    assert!(
+        log.contains("telltale: stopped"),
+        "no clean stop in app.log"
+    );
     let stored = Reader::open(&db)
         .and_then(|r| r.since(0, &EventFilter::default(), 10_000))
         .expect("read the history");
@@ -175,15 +235,18 @@ async fn wait_exit(mut child: std::process::Child, deadline: Duration) -> std::p
 /// The app WebKitWebDriver started: our binary, with this test's database.
 fn app_pid(db: &Path) -> Option<u32> {
     let marker = db.display().to_string();
-    std::fs::read_dir("/proc").ok()?.flatten().find_map(|entry| {
-        let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
-        let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
-        let args: Vec<String> = cmdline
-            .split(|b| *b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        let is_app = args.first().is_some_and(|a| a.ends_with("/telltale"))
-            && args.iter().any(|a| *a == marker);
-        is_app.then_some(pid)
-    })
+    std::fs::read_dir("/proc")
+        .ok()?
+        .flatten()
+        .find_map(|entry| {
+            let pid: u32 = entry.file_name().to_str()?.parse().ok()?;
+            let cmdline = std::fs::read(entry.path().join("cmdline")).ok()?;
+            let args: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .map(|a| String::from_utf8_lossy(a).into_owned())
+                .collect();
+            let is_app = args.first().is_some_and(|a| a.ends_with("/telltale"))
+                && args.iter().any(|a| *a == marker);
+            is_app.then_some(pid)
+        })
 }

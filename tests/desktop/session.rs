@@ -39,10 +39,27 @@ impl Session {
             .spawn()
             .expect("start dunst");
         s.children.push(("dunst".into(), dunst));
-        // A tray host, so the tray icon really exists (and shows in the screenshot).
+        // A tray host, so the tray icon really exists (and shows in the screenshot,
+        // below the window: without a window manager the window sits at the top left).
         let trayer = Command::new(tools::TRAYER.require())
-            .args(["--edge", "top", "--align", "right", "--widthtype", "request", "--height", "28"])
-            .args(["--transparent", "true", "--alpha", "0", "--tint", "0x202020"])
+            .args([
+                "--edge",
+                "bottom",
+                "--align",
+                "right",
+                "--widthtype",
+                "request",
+                "--height",
+                "28",
+            ])
+            .args([
+                "--transparent",
+                "true",
+                "--alpha",
+                "0",
+                "--tint",
+                "0x202020",
+            ])
             .envs(s.env())
             .stdout(log_file(logs, "trayer.log"))
             .stderr(log_file(logs, "trayer.log"))
@@ -78,6 +95,17 @@ impl Session {
         }
     }
 
+    /// What a click on the newest notification does: its default action, which the
+    /// server reports to the app as `ActionInvoked(id, "default")`.
+    pub fn click_notification(&self) {
+        let status = Command::new(tools::DUNSTCTL.require())
+            .args(["action", "0"])
+            .envs(self.env())
+            .status()
+            .expect("run dunstctl");
+        assert!(status.success(), "dunstctl action failed");
+    }
+
     pub fn notify_calls(&self) -> Vec<String> {
         self.notify_log.lock().unwrap().clone()
     }
@@ -89,7 +117,30 @@ impl Session {
             .arg(to)
             .status()
             .expect("run import");
-        assert!(status.success(), "import (ImageMagick) could not capture the screen");
+        assert!(
+            status.success(),
+            "import (ImageMagick) could not capture the screen"
+        );
+    }
+
+    /// Whether the tray host's strip (the bottom of the screen) shows `colour`, the
+    /// lamp of one of the tray icons (icons/make-icons.sh).
+    pub fn tray_shows(&self, colour: &str, scratch: &Path) -> bool {
+        self.screenshot(scratch);
+        let out = Command::new(tools::CONVERT.require())
+            .arg(scratch)
+            .args(["-crop", "1280x40+0+860", "+repage", "-fuzz", "15%"])
+            .args([
+                "-fill", "black", "+opaque", colour, "-fill", "white", "-opaque", colour,
+            ])
+            .args(["-format", "%[fx:mean]", "info:"])
+            .output()
+            .expect("run convert");
+        String::from_utf8_lossy(&out.stdout)
+            .trim()
+            .parse::<f64>()
+            .unwrap_or(0.0)
+            > 0.0
     }
 
     /// The first free display number from a pid-derived start, so parallel runs on one
@@ -103,7 +154,7 @@ impl Session {
             }
             let child = Command::new(&xvfb)
                 .arg(format!(":{n}"))
-                .args(["-screen", "0", "1280x800x24", "-nolisten", "tcp"])
+                .args(["-screen", "0", "1280x900x24", "-nolisten", "tcp"])
                 .stdout(log_file(logs, "xvfb.log"))
                 .stderr(log_file(logs, "xvfb.log"))
                 .spawn()

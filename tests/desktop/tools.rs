@@ -24,12 +24,20 @@ pub const DUNST: Tool = Tool {
     name: "dunst",
     install: "apt-get install dunst",
 };
+pub const DUNSTCTL: Tool = Tool {
+    name: "dunstctl",
+    install: "apt-get install dunst",
+};
 pub const TRAYER: Tool = Tool {
     name: "trayer",
     install: "apt-get install trayer",
 };
 pub const IMPORT: Tool = Tool {
     name: "import",
+    install: "apt-get install imagemagick",
+};
+pub const CONVERT: Tool = Tool {
+    name: "convert",
     install: "apt-get install imagemagick",
 };
 pub const WEBKIT_DRIVER: Tool = Tool {

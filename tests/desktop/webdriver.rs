@@ -30,7 +30,12 @@ impl Driver {
         let port = telltale_tests::redis_server::free_port();
         let native = telltale_tests::redis_server::free_port();
         let child = Command::new(tools::TAURI_DRIVER.require())
-            .args(["--port", &port.to_string(), "--native-port", &native.to_string()])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--native-port",
+                &native.to_string(),
+            ])
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
             .stdout(log_file(logs, "app.log"))
             .stderr(log_file(logs, "app.log"))
@@ -38,7 +43,10 @@ impl Driver {
             .expect("start tauri-driver");
         let give_up = Instant::now() + Duration::from_secs(15);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < give_up, "tauri-driver did not listen on {port}");
+            assert!(
+                Instant::now() < give_up,
+                "tauri-driver did not listen on {port}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
         Driver { port, child }
@@ -64,7 +72,9 @@ impl Driver {
             .json(&caps)
             .send()
             .await
-            .expect("WebDriver session: the app did not start (see tests/artifacts/desktop/app.log)");
+            .expect(
+                "WebDriver session: the app did not start (see tests/artifacts/desktop/app.log)",
+            );
         let body: Value = resp.json().await.expect("WebDriver JSON");
         let id = body["value"]["sessionId"]
             .as_str()
@@ -95,8 +105,14 @@ impl WebDriverSession {
         if let Some(b) = body {
             req = req.json(&b);
         }
-        let resp = req.send().await.unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
-        let v: Value = resp.json().await.unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
+        let resp = req
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
+        let v: Value = resp
+            .json()
+            .await
+            .unwrap_or_else(|e| panic!("WebDriver {path}: {e}"));
         if v["value"]["error"].is_string() {
             panic!("WebDriver {path}: {}", v["value"]);
         }

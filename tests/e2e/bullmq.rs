@@ -411,6 +411,7 @@ async fn telltale_never_writes_to_the_monitored_redis() {
     let via = server.url_via_second_loopback();
     let mut cfg = config(&via);
     cfg.queues.clear(); // discovery too (SCAN)
+    cfg.discover_interval = Duration::from_millis(200);
     eng.add_bullmq_source(cfg).unwrap();
     let mut pubsub = RedisPubSubConfig::new(
         "pubsub-test",

@@ -9,3 +9,4 @@ mod relay;
 mod disk_full;
 mod seeds_sse;
 mod faults;
+mod relay_write;

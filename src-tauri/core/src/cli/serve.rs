@@ -72,7 +72,10 @@ pub fn run(config: Option<&Path>, args: ServeArgs) -> anyhow::Result<ExitCode> {
 /// The engine, its sources and the relay, started the way `telltale serve` starts
 /// them (same flags, same config, same defaults). The desktop shell runs one of these
 /// in-process; the caller owns it and must [`Running::shutdown`] it.
-pub async fn start_headless_engine(config: Option<&Path>, args: &ServeArgs) -> anyhow::Result<Running> {
+pub async fn start_headless_engine(
+    config: Option<&Path>,
+    args: &ServeArgs,
+) -> anyhow::Result<Running> {
     let loaded = load_config(config)?;
     let plan = source_plan(&loaded, args)?;
     start(loaded, &args.common, plan).await
@@ -98,7 +101,9 @@ fn source_plan(loaded: &LoadedConfig, args: &ServeArgs) -> anyhow::Result<Source
                 .map(|p| p.display().to_string())
                 .unwrap_or_else(|| "a config file".into())
         );
-        Ok(SourcePlan::Demo(DemoOptions::new(crate::demo::DEFAULT_SEED)))
+        Ok(SourcePlan::Demo(DemoOptions::new(
+            crate::demo::DEFAULT_SEED,
+        )))
     } else {
         if !args.headers.is_empty() {
             anyhow::bail!("-H/--header applies to --source URLs; put headers for configured sources in the config file");
@@ -153,7 +158,11 @@ impl Running {
     }
 }
 
-async fn start(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> anyhow::Result<Running> {
+async fn start(
+    loaded: LoadedConfig,
+    common: &CommonArgs,
+    plan: SourcePlan,
+) -> anyhow::Result<Running> {
     let cfg = loaded.config.clone();
     let db = common.db.clone().unwrap_or_else(|| cfg.store.db.clone());
     let listen = common.listen.unwrap_or(cfg.relay.listen);

@@ -69,6 +69,15 @@ impl ConfigFile {
         })
     }
 
+    /// An empty document not tied to a real file (to check a configuration built in
+    /// memory); [`ConfigFile::save`] on it writes `telltale.toml` in the working dir.
+    pub fn empty() -> ConfigFile {
+        ConfigFile {
+            path: PathBuf::from("telltale.toml"),
+            doc: DocumentMut::new(),
+        }
+    }
+
     pub fn path(&self) -> &Path {
         &self.path
     }
@@ -360,6 +369,14 @@ sources = ["api"]
         f.save().unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o600);
-        assert!(!ConfigFile::open(&path).unwrap().check().unwrap().0.notifications.enabled);
+        assert!(
+            !ConfigFile::open(&path)
+                .unwrap()
+                .check()
+                .unwrap()
+                .0
+                .notifications
+                .enabled
+        );
     }
 }

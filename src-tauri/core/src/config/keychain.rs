@@ -64,9 +64,8 @@ pub fn read(name: &str) -> Result<Option<String>, KeychainError> {
         });
     }
     let entry_name = name.to_string();
-    let outcome = on_own_thread(move || {
-        keyring::Entry::new(KEYCHAIN_SERVICE, &entry_name)?.get_password()
-    })?;
+    let outcome =
+        on_own_thread(move || keyring::Entry::new(KEYCHAIN_SERVICE, &entry_name)?.get_password())?;
     match outcome {
         Ok(v) => Ok(Some(v)),
         Err(keyring::Error::NoEntry) => Ok(None),

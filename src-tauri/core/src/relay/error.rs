@@ -23,6 +23,23 @@ struct Body<'a> {
     message: &'a str,
 }
 
+/// An error inside a successful answer (`POST /api/sources/test` reports the
+/// source's failure this way), shaped like every error body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ApiErrorBody {
+    pub code: String,
+    pub message: String,
+}
+
+impl ApiErrorBody {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiErrorBody {
+            code: code.into(),
+            message: message.into(),
+        }
+    }
+}
+
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
         ApiError {
@@ -65,6 +82,19 @@ pub mod codes {
     pub const JOB_NOT_FOUND: &str = "job_not_found";
     pub const SHUTTING_DOWN: &str = "shutting_down";
     pub const INTERNAL: &str = "internal";
+    /// A write presented its token only in the query string.
+    pub const TOKEN_IN_QUERY: &str = "token_in_query";
+    pub const BAD_BODY: &str = "bad_body";
+    /// The edit would make the config file invalid; the message lists every problem.
+    pub const INVALID_CONFIG: &str = "invalid_config";
+    pub const SOURCE_EXISTS: &str = "source_exists";
+    pub const SOURCE_NOT_FOUND: &str = "source_not_found";
+    pub const NO_CONFIG_FILE: &str = "no_config_file";
+    pub const NO_ENGINE: &str = "no_engine";
+    pub const CONFIG_FILE: &str = "config_file";
+    /// No OS keychain here (headless machine, no Secret Service): use an env reference.
+    pub const KEYCHAIN_UNAVAILABLE: &str = "keychain_unavailable";
+    pub const KEYCHAIN: &str = "keychain";
 }
 
 impl From<StoreError> for ApiError {

@@ -1,8 +1,10 @@
-//! `/api/export?format=csv|json&from=&until=`: a time window of history as a file.
+//! `/api/export?format=csv|json&from=&until=&q=`: a time window of history as a file.
 //!
 //! Streamed page by page from the store in seq order, so exporting millions of events
 //! holds one page in memory. The window is fixed when the request starts (everything
-//! up to the newest seq at that moment), so an export always ends.
+//! up to the newest seq at that moment), so an export always ends. `q` keeps the
+//! events the history search would find for that text ([`TextQuery`]), so exporting a
+//! search's result gives that result, without the search's row limit.
 
 use axum::body::{Body, Bytes};
 use axum::extract::{RawQuery, State};
@@ -16,6 +18,7 @@ use crate::store::{EventFilter, Reader, StoreError};
 use super::error::ApiError;
 use super::params::Params;
 use super::state::AppState;
+use super::text_match::TextQuery;
 
 const PAGE: usize = 2_000;
 
@@ -47,6 +50,7 @@ const CSV_HEADER: [&str; 16] = [
 struct Export {
     reader: Option<Reader>,
     filter: EventFilter,
+    text: Option<TextQuery>,
     format: Format,
     after: u64,
     upto: u64,
@@ -70,6 +74,7 @@ pub(crate) async fn export(
         }
     };
     let filter = p.event_filter()?;
+    let text = p.text("q").and_then(TextQuery::parse);
     let db = s.hub.db_path().to_path_buf();
     // Open and fix the window before answering, so a broken store is a JSON error and
     // not a truncated file.
@@ -82,6 +87,7 @@ pub(crate) async fn export(
     let state = Export {
         reader: Some(reader),
         filter,
+        text,
         format,
         after: 0,
         upto,
@@ -137,6 +143,10 @@ impl Export {
         let last = page.len() < PAGE;
         if let Some(e) = page.last() {
             self.after = e.seq;
+        }
+        let mut page = page;
+        if let Some(q) = &self.text {
+            page.retain(|e| q.matches(e));
         }
         let mut out = Vec::with_capacity(page.len() * 256 + 64);
         let first = !self.started;

@@ -5,13 +5,17 @@
 //! 2. `Host` must name the loopback address and our port: a DNS-rebinding page
 //!    reaches us under its own host name and is refused here;
 //! 3. `Origin`, when sent, must be our own origin or the desktop shell's;
-//! 4. a global rate limit, a request size limit, GET/HEAD only;
+//! 4. a global rate limit, a request size limit; GET/HEAD anywhere, and POST, PUT or
+//!    DELETE only on the few endpoints that edit Telltale's own config
+//!    ([`write_allowed`]);
 //! 5. CORS preflights from an allowed origin are answered without a token (browsers
 //!    never send credentials on a preflight);
 //! 6. the token: `Authorization: Bearer`, or `?token=` because EventSource cannot
 //!    send headers. For the UI's static files only, a cookie set when the page was
 //!    opened with `?token=` also counts: a browser fetches the page's scripts and
-//!    styles without the query string.
+//!    styles without the query string. Writes take the header only: a token in a URL
+//!    ends up in histories and logs, and a page that can make a browser follow a link
+//!    must not be able to change anything with it.
 
 use std::net::SocketAddr;
 
@@ -128,14 +132,38 @@ fn check(s: &AppState, peer: SocketAddr, req: &Request) -> Result<Access, ApiErr
             return Ok(Access::Preflight(o.clone()));
         }
     }
-    if req.method() != Method::GET && req.method() != Method::HEAD {
+    let path = req.uri().path();
+    let is_write = req.method() != Method::GET && req.method() != Method::HEAD;
+    if is_write && !write_allowed(req.method(), path) {
         return Err(ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             codes::METHOD_NOT_ALLOWED,
-            "the relay is read-only: only GET and HEAD are served",
+            "only GET and HEAD are served here; POST, PUT and DELETE are for /api/sources and /api/rules",
         ));
     }
-    let path = req.uri().path();
+    if is_write {
+        return match bearer(headers) {
+            Some(t) if s.opts.token.verify(t.as_bytes()) => Ok(Access::Granted {
+                origin,
+                set_cookie: false,
+            }),
+            Some(_) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::TOKEN_INVALID,
+                "the access token is not valid for this relay",
+            )),
+            None if query_token(req.uri().query()).is_some() => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::TOKEN_IN_QUERY,
+                "changes need the token in the `Authorization: Bearer TOKEN` header; a ?token= in the URL is accepted for reading only",
+            )),
+            None => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                codes::TOKEN_MISSING,
+                "an access token is required: `Authorization: Bearer TOKEN`",
+            )),
+        };
+    }
     let from_query = query_token(req.uri().query());
     let presented = bearer(headers)
         .map(|t| t.to_string())
@@ -178,7 +206,8 @@ fn check_size(req: &Request, max: u64) -> Result<(), ApiError> {
             format!("request bodies over {max} bytes are refused"),
         )
     };
-    // A chunked body has no declared size; nothing here reads bodies, so refuse it
+    // A chunked body has no declared size; the only bodies read here are small JSON
+    // objects that clients send with a length, so refuse it
     // rather than let it be buffered somewhere below us.
     if req.headers().contains_key(header::TRANSFER_ENCODING) {
         return Err(too_large());
@@ -193,6 +222,20 @@ fn check_size(req: &Request, max: u64) -> Result<(), ApiError> {
         return Err(too_large());
     }
     Ok(())
+}
+
+/// The only requests that change anything: edits of Telltale's own sources and rules
+/// (and a connection test, which changes nothing but is a POST with a body).
+fn write_allowed(method: &Method, path: &str) -> bool {
+    let source_item = path
+        .strip_prefix("/api/sources/")
+        .is_some_and(|name| !name.is_empty() && !name.contains('/') && name != "test");
+    match *method {
+        Method::POST => path == "/api/sources" || path == "/api/sources/test",
+        Method::PUT => path == "/api/rules" || source_item,
+        Method::DELETE => source_item,
+        _ => false,
+    }
 }
 
 /// `/events` and `/api/...` carry data: only a header or the query can unlock them.
@@ -255,11 +298,11 @@ fn preflight(origin: &str) -> Response {
     }
     h.insert(
         header::ACCESS_CONTROL_ALLOW_METHODS,
-        HeaderValue::from_static("GET, HEAD"),
+        HeaderValue::from_static("GET, HEAD, POST, PUT, DELETE"),
     );
     h.insert(
         header::ACCESS_CONTROL_ALLOW_HEADERS,
-        HeaderValue::from_static("authorization, last-event-id, cache-control"),
+        HeaderValue::from_static("authorization, content-type, last-event-id, cache-control"),
     );
     h.insert(
         header::ACCESS_CONTROL_MAX_AGE,
@@ -327,5 +370,20 @@ mod tests {
         );
         assert_eq!(cookie(&h, "telltale_token_9").as_deref(), Some("zz"));
         assert!(is_data_path("/api/jobs") && is_data_path("/events") && !is_data_path("/apixyz"));
+    }
+
+    #[test]
+    fn writes_only_on_the_edit_endpoints() {
+        assert!(write_allowed(&Method::POST, "/api/sources"));
+        assert!(write_allowed(&Method::POST, "/api/sources/test"));
+        assert!(write_allowed(&Method::PUT, "/api/sources/api"));
+        assert!(write_allowed(&Method::DELETE, "/api/sources/a%2Fb"));
+        assert!(write_allowed(&Method::PUT, "/api/rules"));
+        assert!(!write_allowed(&Method::DELETE, "/api/sources/test"));
+        assert!(!write_allowed(&Method::PUT, "/api/sources"));
+        assert!(!write_allowed(&Method::POST, "/api/jobs"));
+        assert!(!write_allowed(&Method::DELETE, "/api/sources/a/b"));
+        assert!(!write_allowed(&Method::PATCH, "/api/rules"));
+        assert!(!write_allowed(&Method::POST, "/events"));
     }
 }

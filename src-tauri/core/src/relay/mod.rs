@@ -1,6 +1,7 @@
 //! The local relay (DESIGN §7): an HTTP server on loopback that serves the merged,
 //! normalised stream over SSE with `Last-Event-ID` replay, JSON endpoints for the UI,
-//! and the built UI itself. It only reads: nothing here writes to a monitored system.
+//! and the built UI itself. Nothing here writes to a monitored system; the few write
+//! endpoints change Telltale's own config file and apply it live.
 //!
 //! | Endpoint                      | What                                             |
 //! |-------------------------------|--------------------------------------------------|
@@ -9,15 +10,22 @@
 //! | `GET /api/jobs/{id}/timeline` | one job's events across sources                  |
 //! | `GET /api/queues`             | queues, counts over time (`from`), jobs by status |
 //! | `GET /api/workers`            | workers                                          |
-//! | `GET /api/sources`            | sources: live state, last error, last notice     |
+//! | `GET /api/sources`            | sources: live state, last error, last notice, config (secrets as references) |
+//! | `POST /api/sources`           | add a source (body `SourceInput`), saved and started |
+//! | `PUT /api/sources/{name}`     | edit, enable or disable a source; saved and restarted |
+//! | `DELETE /api/sources/{name}`  | remove a source; saved and stopped               |
+//! | `POST /api/sources/test`      | connect once with a `SourceInput`, report what arrives |
+//! | `GET`/`PUT /api/rules`        | notification rules (`[notifications]`) and snooze |
 //! | `GET /api/history`            | `q` full text, filters, `from`/`until`, `limit`  |
-//! | `GET /api/export`             | `format=csv|json`, `from`, `until`, filters; streamed |
+//! | `GET /api/export`             | `format=csv|json`, `q`, `from`, `until`, filters; streamed |
 //! | `GET /api/health`             | hub, sources, relay                              |
 //! | `GET /…`                      | the built UI (`ui/dist`), or a placeholder page  |
 //!
-//! Access control is in [`guard`]; errors are JSON `{code, message}` ([`ApiError`]).
+//! Access control is in [`guard`] (writes take the token in the `Authorization` header
+//! only); errors are JSON `{code, message}` ([`ApiError`]).
 
 mod assets;
+mod body;
 mod error;
 mod export;
 mod guard;
@@ -26,26 +34,37 @@ mod jobs;
 mod params;
 mod queues;
 mod rate_limit;
+mod rules;
+mod source_edit;
+mod source_input;
+mod source_test;
+mod source_view;
 mod sse;
 mod state;
 mod status;
+mod text_match;
 mod token;
 
 pub use error::{codes, ApiError};
 pub use rate_limit::RateLimit;
+pub use rules::LiveRules;
 pub use token::{AccessToken, TokenError, TOKEN_FILE_NAME};
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::DefaultBodyLimit;
-use axum::routing::get;
+use axum::routing::{get, post, put};
 use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
+
+use crate::model::Millis;
 
 use crate::engine::{Engine, SourceStates};
 use crate::hub::Hub;
@@ -59,9 +78,14 @@ pub struct RelayOptions {
     pub heartbeat: Duration,
     /// The `retry:` hint: how soon an EventSource should reconnect.
     pub retry_hint: Duration,
-    /// Larger request bodies are refused (nothing here reads a body).
+    /// Larger request bodies are refused (only the write endpoints read one, a small
+    /// JSON object).
     pub max_request_bytes: u64,
     pub rate_limit: RateLimit,
+    /// The config file the write endpoints edit (`--config PATH`, `TELLTALE_CONFIG`
+    /// or the default location; created 0600 if absent). `None`: sources and rules
+    /// can be read but not changed.
+    pub config_file: Option<PathBuf>,
 }
 
 impl RelayOptions {
@@ -72,6 +96,7 @@ impl RelayOptions {
             retry_hint: Duration::from_secs(2),
             max_request_bytes: 16 * 1024,
             rate_limit: RateLimit::default(),
+            config_file: None,
         }
     }
 }
@@ -82,6 +107,7 @@ pub struct Relay {
     token: AccessToken,
     cancel: CancellationToken,
     task: JoinHandle<()>,
+    rules: Arc<watch::Sender<LiveRules>>,
 }
 
 /// How long a shutdown waits for open requests (an export, say) before cutting them.
@@ -96,15 +122,30 @@ impl Relay {
         sources: SourceStates,
         opts: RelayOptions,
     ) -> std::io::Result<Relay> {
+        Relay::serve(listener, hub, sources, None, opts)
+    }
+
+    fn serve(
+        listener: TcpListener,
+        hub: Arc<Hub>,
+        sources: SourceStates,
+        engine: Option<Engine>,
+        opts: RelayOptions,
+    ) -> std::io::Result<Relay> {
         let addr = listener.local_addr()?;
         let cancel = CancellationToken::new();
         let token = opts.token.clone();
+        let rules = Arc::new(watch::Sender::new(LiveRules::from_file(
+            opts.config_file.as_deref(),
+        )));
         let shared: state::AppState = Arc::new(state::Shared::new(
             hub,
             sources,
+            engine,
             opts.clone(),
             addr.port(),
             cancel.clone(),
+            rules.clone(),
         ));
         let app = router(shared);
         let listener = listener.tap_io(|tcp| {
@@ -129,21 +170,37 @@ impl Relay {
             token,
             cancel,
             task,
+            rules,
         })
     }
 
-    /// [`Relay::start`] with the engine's hub and source states.
+    /// [`Relay::start`] with the engine's hub and source states; the write endpoints
+    /// start and stop the engine's sources.
     pub fn for_engine(
         listener: TcpListener,
         engine: &Engine,
         opts: RelayOptions,
     ) -> std::io::Result<Relay> {
-        Relay::start(
+        Relay::serve(
             listener,
             engine.hub().clone(),
             engine.source_states().clone(),
+            Some(engine.clone()),
             opts,
         )
+    }
+
+    /// The notification rules as edited through `PUT /api/rules` (starting from the
+    /// config file's `[notifications]`), for whatever delivers notifications (the
+    /// desktop shell) to follow.
+    pub fn rules(&self) -> watch::Receiver<LiveRules> {
+        self.rules.subscribe()
+    }
+
+    /// Records a snooze decided elsewhere (the tray menu), so `GET /api/rules` and
+    /// every follower of [`Relay::rules`] see it. `None` ends it.
+    pub fn set_snoozed_until(&self, until: Option<Millis>) {
+        self.rules.send_modify(|r| r.snoozed_until = until);
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -189,7 +246,13 @@ fn router(shared: state::AppState) -> Router {
         .route("/api/jobs/{id}/timeline", get(jobs::timeline))
         .route("/api/queues", get(queues::list))
         .route("/api/workers", get(status::workers))
-        .route("/api/sources", get(status::sources))
+        .route("/api/sources", get(status::sources).post(source_edit::add))
+        .route("/api/sources/test", post(source_test::test))
+        .route(
+            "/api/sources/{name}",
+            put(source_edit::update).delete(source_edit::remove),
+        )
+        .route("/api/rules", get(rules::get_rules).put(rules::put_rules))
         .route("/api/history", get(history::search))
         .route("/api/export", get(export::export))
         .route("/api/health", get(status::health))

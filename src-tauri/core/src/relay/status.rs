@@ -11,6 +11,7 @@ use crate::engine::{SourceHealth, SourceState};
 use crate::hub::HubHealth;
 use crate::model::{EntityKind, Millis, Status};
 
+use super::source_view::{load_views, SourceConfigView};
 use super::state::AppState;
 
 #[derive(Serialize)]
@@ -37,6 +38,10 @@ pub(crate) struct SourceRow {
     pub state: SourceState,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_notice: Option<Notice>,
+    /// How the source is configured (secrets as references); only in `/api/sources`,
+    /// and only for sources of the config file.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub config: Option<SourceConfigView>,
 }
 
 #[derive(Serialize)]
@@ -64,15 +69,28 @@ fn source_rows(s: &AppState) -> Vec<SourceRow> {
                 message: n.message.clone(),
                 at: n.last_seen,
             });
-            SourceRow { state, last_notice }
+            SourceRow {
+                state,
+                last_notice,
+                config: None,
+            }
         })
         .collect()
 }
 
 pub(crate) async fn sources(State(s): State<AppState>) -> Json<Sources> {
-    Json(Sources {
-        items: source_rows(&s),
-    })
+    let mut items = source_rows(&s);
+    if let Some(path) = s.config_path() {
+        // A small file, read on each request so hand edits show too; off the async
+        // threads all the same.
+        let mut views = tokio::task::spawn_blocking(move || load_views(&path))
+            .await
+            .unwrap_or_default();
+        for row in &mut items {
+            row.config = views.remove(&row.state.name);
+        }
+    }
+    Json(Sources { items })
 }
 
 #[derive(Serialize)]

@@ -160,7 +160,11 @@ fn capitalised(s: &str) -> String {
 
 /// First line, trimmed and cut to [`BODY_TEXT_MAX`] characters.
 fn one_line(s: &str) -> String {
-    let line = s.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or("");
+    let line = s
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
     if line.chars().count() > BODY_TEXT_MAX {
         let cut: String = line.chars().take(BODY_TEXT_MAX - 1).collect();
         format!("{cut}…")

@@ -25,8 +25,7 @@ pub struct Start {
 impl Start {
     pub fn is_replay(&self, e: &Event) -> bool {
         (e.seq != 0 && e.seq <= self.after_seq)
-            || e
-                .occurred_at
+            || e.occurred_at
                 .is_some_and(|t| t < self.at.saturating_sub(REPLAY_GRACE_MS))
     }
 }

@@ -81,7 +81,10 @@ fn a_burst_is_coalesced_into_one_summary_per_window() {
         .is_empty());
     let out = n.tick(T0 + 20 * SEC);
     assert_eq!(out.len(), 1);
-    assert_eq!(out[0].title, "Job failed: k1", "a window holding one shows it as itself");
+    assert_eq!(
+        out[0].title, "Job failed: k1",
+        "a window holding one shows it as itself"
+    );
     // After a quiet window the next failure is immediate again.
     assert!(n.tick(T0 + 30 * SEC).is_empty());
     assert_eq!(n.next_deadline(), None);
@@ -127,7 +130,10 @@ fn replayed_history_never_notifies() {
     let mut n = notifier(0);
     // Stored before we subscribed (seq ≤ 100), whatever their timestamps say.
     assert!(n
-        .observe(&[failed(99, "old", T0 + SEC), failed(100, "old2", T0 + SEC)], T0 + SEC)
+        .observe(
+            &[failed(99, "old", T0 + SEC), failed(100, "old2", T0 + SEC)],
+            T0 + SEC
+        )
         .is_empty());
     // New to our store but a backlog the source replayed on connect: it happened an
     // hour before we started.
@@ -161,7 +167,10 @@ fn one_notification_per_failure_and_again_after_a_retry() {
         .is_empty());
     // Retried and failed again: news, so it notifies again.
     let out = n.observe(
-        &[ev(105, "j", Status::Retrying, T0 + 4), failed(106, "j", T0 + 5)],
+        &[
+            ev(105, "j", Status::Retrying, T0 + 4),
+            failed(106, "j", T0 + 5),
+        ],
         T0 + 5,
     );
     assert_eq!(out.len(), 1);
@@ -184,7 +193,10 @@ fn snooze_silences_until_it_ends_and_drops_the_held_burst() {
     n.observe(&[failed(102, "b", T0 + SEC)], T0 + SEC); // held
     n.set_quiet(Quiet::Until(T0 + 3_600 * SEC), T0 + 2 * SEC);
     assert_eq!(n.quiet(T0 + 2 * SEC), Quiet::Until(T0 + 3_600 * SEC));
-    assert!(n.tick(T0 + 20 * SEC).is_empty(), "the held burst is not shown");
+    assert!(
+        n.tick(T0 + 20 * SEC).is_empty(),
+        "the held burst is not shown"
+    );
     assert!(n
         .observe(&[failed(103, "c", T0 + 30 * SEC)], T0 + 30 * SEC)
         .is_empty());
@@ -220,7 +232,10 @@ fn rules_filter_statuses_sources_and_queues() {
             queues: vec!["resume-analysis".into()],
             coalesce_ms: 0,
         },
-        Start { after_seq: 0, at: T0 },
+        Start {
+            after_seq: 0,
+            at: T0,
+        },
     );
     let mut other_source = failed(1, "a", T0);
     other_source.source = "batch".into();
@@ -261,7 +276,10 @@ fn tray_turns_red_on_a_live_failure_until_acknowledged() {
     board.apply(&history_failure);
     a.seed_recent(board.iter());
     assert_eq!(a.recent().count(), 1, "history fills the menu");
-    assert!(!a.observe(std::slice::from_ref(&history_failure)), "but is not news");
+    assert!(
+        !a.observe(std::slice::from_ref(&history_failure)),
+        "but is not news"
+    );
     assert_eq!(a.tray_state(&BoardCounts::of(&board)), TrayState::AllClear);
     assert_eq!(a.tooltip(&BoardCounts::of(&board)), "1 failed");
 
@@ -285,7 +303,10 @@ fn tray_turns_red_on_a_live_failure_until_acknowledged() {
 
 #[test]
 fn a_retried_failure_stops_counting_and_recent_keeps_five_distinct_jobs() {
-    let mut a = Attention::new(Start { after_seq: 0, at: T0 });
+    let mut a = Attention::new(Start {
+        after_seq: 0,
+        at: T0,
+    });
     for i in 0..7 {
         a.observe(&[failed(1 + i, &format!("j{i}"), T0)]);
     }
