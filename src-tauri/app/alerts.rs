@@ -6,8 +6,11 @@
 use std::sync::{Mutex, MutexGuard};
 use std::time::Duration;
 
+use tokio::sync::mpsc::UnboundedSender;
+
 use telltale_core::board::Board;
 use telltale_core::model::{now_millis, Event, Millis};
+use telltale_core::relay::LiveRules;
 use telltale_core::rules::{
     Attention, BoardCounts, Notification, Notifier, NotifyPolicy, Quiet, RecentFailure, Start,
     TrayState,
@@ -17,7 +20,9 @@ pub struct Alerts {
     notifier: Mutex<Notifier>,
     attention: Mutex<Attention>,
     /// How long "pause for …" in the tray lasts (`[notifications] snooze`).
-    snooze: Duration,
+    snooze: Mutex<Duration>,
+    /// Snoozes decided in the tray, for the relay, so the UI's Rules view shows them.
+    snooze_out: UnboundedSender<Option<Millis>>,
 }
 
 /// What a batch of events changed, for the caller to show.
@@ -27,14 +32,34 @@ pub struct Observed {
 }
 
 impl Alerts {
-    pub fn new(policy: NotifyPolicy, snooze: Duration, start: Start, board: &Board) -> Self {
+    pub fn new(
+        policy: NotifyPolicy,
+        snooze: Duration,
+        start: Start,
+        board: &Board,
+        snooze_out: UnboundedSender<Option<Millis>>,
+    ) -> Self {
         let mut attention = Attention::new(start);
         attention.seed_recent(board.iter());
         Alerts {
             notifier: Mutex::new(Notifier::new(policy, start)),
             attention: Mutex::new(attention),
-            snooze,
+            snooze: Mutex::new(snooze),
+            snooze_out,
         }
+    }
+
+    /// Rules edited in the UI (`PUT /api/rules`) apply from the next event; a snooze
+    /// set or ended there silences or resumes the desktop too.
+    pub fn apply_rules(&self, rules: &LiveRules) {
+        let now = now_millis();
+        let mut notifier = lock(&self.notifier);
+        notifier.set_policy(NotifyPolicy::from(&rules.notifications));
+        let quiet = Quiet::from_snoozed_until(rules.snoozed_until).current(now);
+        if quiet != notifier.quiet(now) {
+            notifier.set_quiet(quiet, now);
+        }
+        *lock(&self.snooze) = rules.notifications.snooze;
     }
 
     pub fn observe(&self, events: &[Event]) -> Observed {
@@ -56,7 +81,7 @@ impl Alerts {
     }
 
     pub fn snooze_duration(&self) -> Duration {
-        self.snooze
+        *lock(&self.snooze)
     }
 
     pub fn quiet(&self) -> Quiet {
@@ -65,17 +90,22 @@ impl Alerts {
 
     pub fn pause_for_snooze(&self) {
         let now = now_millis();
-        let until =
-            now.saturating_add(Millis::try_from(self.snooze.as_millis()).unwrap_or(Millis::MAX));
-        lock(&self.notifier).set_quiet(Quiet::Until(until), now);
+        let snooze = Millis::try_from(self.snooze_duration().as_millis()).unwrap_or(Millis::MAX);
+        self.set_quiet(Quiet::Until(now.saturating_add(snooze)), now);
     }
 
     pub fn pause_until_resumed(&self) {
-        lock(&self.notifier).set_quiet(Quiet::UntilResumed, now_millis());
+        self.set_quiet(Quiet::UntilResumed, now_millis());
     }
 
     pub fn resume(&self) {
-        lock(&self.notifier).set_quiet(Quiet::Off, now_millis());
+        self.set_quiet(Quiet::Off, now_millis());
+    }
+
+    fn set_quiet(&self, quiet: Quiet, now: Millis) {
+        lock(&self.notifier).set_quiet(quiet, now);
+        // Closed only while the app shuts down, when it no longer matters.
+        let _ = self.snooze_out.send(quiet.snoozed_until());
     }
 
     pub fn missed_while_quiet(&self) -> usize {

@@ -1,5 +1,5 @@
-//! The task that feeds the alert state from the hub's live stream: notifications out,
-//! tray refreshed. Only events stored after start reach it (`subscribe_live`), so
+//! The task that feeds the alert state from the hub's live stream (notifications out,
+//! tray refreshed) and from the rules the UI edits through the relay. Only events stored after start reach it (`subscribe_live`), so
 //! history is never news.
 
 use std::sync::Arc;
@@ -8,7 +8,9 @@ use std::time::Duration;
 use tauri::{AppHandle, Runtime};
 use telltale_core::hub::LiveBatch;
 use telltale_core::model::now_millis;
+use telltale_core::relay::LiveRules;
 use tokio::sync::broadcast::{error::RecvError, Receiver};
+use tokio::sync::watch;
 
 use crate::alerts::Alerts;
 
@@ -20,7 +22,10 @@ pub async fn run<R: Runtime>(
     app: AppHandle<R>,
     alerts: Arc<Alerts>,
     mut live: Receiver<LiveBatch>,
+    mut rules: watch::Receiver<LiveRules>,
 ) {
+    alerts.apply_rules(&rules.borrow_and_update());
+    let mut rules_open = true;
     let mut refresh = tokio::time::interval(TRAY_REFRESH);
     refresh.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -62,6 +67,14 @@ pub async fn run<R: Runtime>(
                     crate::notifications::deliver(&app, &n);
                 }
             }
+            changed = rules.changed(), if rules_open => match changed {
+                Ok(()) => {
+                    alerts.apply_rules(&rules.borrow_and_update());
+                    on_main(&app, |app| crate::tray::rebuild_menu(app));
+                }
+                // The relay stopped: the rules stay as they were.
+                Err(_) => rules_open = false,
+            },
             _ = refresh.tick() => on_main(&app, |app| crate::tray::refresh(app)),
         }
     }

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use anyhow::Context;
 use tauri::{Manager, RunEvent};
-use telltale_core::cli::start_headless_engine;
-use telltale_core::model::now_millis;
+use telltale_core::cli::{start_headless_engine, Running};
+use telltale_core::model::{now_millis, Millis};
 use telltale_core::rules::{NotifyPolicy, Start};
 
 use crate::alerts::Alerts;
@@ -39,7 +39,7 @@ pub fn run(cli: DesktopCli) -> anyhow::Result<ExitCode> {
         .build(tauri::generate_context!())
         .context("cannot start the window")?;
 
-    let running = rt.block_on(start_headless_engine(cli.config.as_deref(), &cli.open))?;
+    let running = Arc::new(rt.block_on(start_headless_engine(cli.config.as_deref(), &cli.open))?);
     let endpoint = RelayEndpoint {
         relay: running.relay.base_url(),
         token: running.token.expose().to_string(),
@@ -59,11 +59,19 @@ pub fn run(cli: DesktopCli) -> anyhow::Result<ExitCode> {
         at: now_millis(),
     };
     let board = hub.board();
+    let (snooze_tx, snooze_rx) = tokio::sync::mpsc::unbounded_channel();
     let alerts = {
         let b = board.read().unwrap_or_else(|e| e.into_inner());
         let n = &running.config.notifications;
-        Arc::new(Alerts::new(NotifyPolicy::from(n), n.snooze, start, &b))
+        Arc::new(Alerts::new(
+            NotifyPolicy::from(n),
+            n.snooze,
+            start,
+            &b,
+            snooze_tx,
+        ))
     };
+    let bridge = rt.spawn(snoozes_to_relay(running.clone(), snooze_rx));
     app.manage(alerts.clone());
     app.manage(endpoint.clone());
     app.manage(TrayView::new(board));
@@ -71,7 +79,12 @@ pub fn run(cli: DesktopCli) -> anyhow::Result<ExitCode> {
     crate::notifications::listen_for_clicks(app.handle());
     crate::window::create(&app, &endpoint, !cli.hidden).context("cannot open the window")?;
     crate::tray::create(&app).context("cannot create the tray icon")?;
-    rt.spawn(crate::live::run(app.handle().clone(), alerts, live));
+    rt.spawn(crate::live::run(
+        app.handle().clone(),
+        alerts,
+        live,
+        running.relay.rules(),
+    ));
     rt.spawn(quit_on_signal(app.handle().clone()));
 
     let code = app.run_return(|_app, event| {
@@ -86,6 +99,12 @@ pub fn run(cli: DesktopCli) -> anyhow::Result<ExitCode> {
     });
 
     eprintln!("telltale: stopping; committing pending events");
+    // The bridge holds the only other reference to the running engine.
+    bridge.abort();
+    let _ = rt.block_on(bridge);
+    let Ok(running) = Arc::try_unwrap(running) else {
+        anyhow::bail!("the engine is still in use at exit");
+    };
     // The timer must be created inside the runtime, hence the async block.
     let stopped =
         rt.block_on(async { tokio::time::timeout(SHUTDOWN_DEADLINE, running.shutdown()).await });
@@ -98,6 +117,16 @@ pub fn run(cli: DesktopCli) -> anyhow::Result<ExitCode> {
     // hold the process open.
     rt.shutdown_timeout(Duration::from_secs(2));
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(1)))
+}
+
+/// Tray snoozes go to the relay, which holds the snooze the UI's Rules view shows.
+async fn snoozes_to_relay(
+    running: Arc<Running>,
+    mut snoozes: tokio::sync::mpsc::UnboundedReceiver<Option<Millis>>,
+) {
+    while let Some(until) = snoozes.recv().await {
+        running.relay.set_snoozed_until(until);
+    }
 }
 
 /// SIGTERM (session logout, `kill`) and Ctrl-C quit like the tray's Quit: through the

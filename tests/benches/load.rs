@@ -6,7 +6,9 @@
 //!     cargo bench -p telltale-tests --bench load -- [--quick] [--runs N] [--only LIST]
 //!
 //! `--only` takes a comma-separated subset of `whole,store,history,startup,idle`;
-//! `--history-sizes 1000000,10000000` picks the history database sizes.
+//! `--history-sizes 1000000,10000000` picks the history database sizes;
+//! `TELLTALE_LOAD_BIN=PATH` runs a given `telltale` binary instead of
+//! `target/release/telltale` (which must be newer than the sources).
 //!
 //! Sections:
 //! - whole: PUBLISH (200-byte job updates carrying a sequence number `n` and a send
@@ -345,6 +347,8 @@ fn newest_mtime(path: &Path, newest: &mut Option<(SystemTime, PathBuf)>) {
                 newest_mtime(&e.path(), newest);
             }
         }
+    } else if path.file_name().is_some_and(|n| n == "tests.rs") {
+        // `#[cfg(test)] mod tests;` files never reach the binary.
     } else if let Ok(m) = meta.modified() {
         if newest.as_ref().is_none_or(|(t, _)| m > *t) {
             *newest = Some((m, path.to_path_buf()));
@@ -353,8 +357,22 @@ fn newest_mtime(path: &Path, newest: &mut Option<(SystemTime, PathBuf)>) {
 }
 
 /// The release binary, refusing one that is missing or older than the sources it is
-/// built from.
+/// built from. `TELLTALE_LOAD_BIN=PATH` benchmarks a given binary instead (a snapshot
+/// copied aside while others keep editing the tree); it is named in the output.
 fn telltale_binary() -> anyhow::Result<PathBuf> {
+    if let Some(p) = std::env::var_os("TELLTALE_LOAD_BIN") {
+        let p = PathBuf::from(p);
+        anyhow::ensure!(
+            p.is_file(),
+            "TELLTALE_LOAD_BIN={} is not a file",
+            p.display()
+        );
+        println!(
+            "   benchmarking {} (TELLTALE_LOAD_BIN: no staleness check)",
+            p.display()
+        );
+        return Ok(p);
+    }
     let bin = target_dir().join("release").join("telltale");
     let built = std::fs::metadata(&bin)
         .and_then(|m| m.modified())
@@ -1542,7 +1560,15 @@ async fn hold_clients(addr: SocketAddr, n: usize) -> anyhow::Result<Vec<tokio::n
 
 // ---------------------------------------------------------------------------------
 
-fn main() -> anyhow::Result<()> {
+fn main() {
+    // Errors are printed plainly: a stale binary is an instruction, not a crash.
+    if let Err(e) = run() {
+        eprintln!("load bench: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
     let opts = Opts::parse()?;
     let ticks = clock_ticks();
     println!(

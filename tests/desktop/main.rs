@@ -151,6 +151,26 @@ async fn scenario() {
     .await;
     session.screenshot(&artifacts.join("screen-after-click.png"));
 
+    // Rules set in the UI reach the desktop: "snooze until resumed" through the
+    // relay's rules API (as the Rules view does it) silences the next failure, which
+    // still shows in the window.
+    snooze_until_resumed(&home.path().join("config/telltale/relay-token"), &artifacts).await;
+    let quiet_job = "e2e-desktop-1043";
+    feed.publish_failed(2, quiet_job, "resume-analysis", error);
+    wd.click("a[href=\"#/\"]").await;
+    wait_until("the snoozed failure in the window", || async {
+        wd.source().await.contains(quiet_job)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(
+        session
+            .wait_for_notification(quiet_job, Duration::ZERO)
+            .await
+            .is_none(),
+        "a notification was sent while snoozed"
+    );
+
     // (4) A second launch hands over to the first and exits.
     let second = Command::new(APP)
         .args(&args)
@@ -196,6 +216,40 @@ async fn scenario() {
     wd.close().await;
     drop(driver);
     drop(session);
+}
+
+/// `PUT /api/rules` with `snoozed_until` = "until resumed", on the relay the app
+/// logged, with the token it keeps in its config directory.
+async fn snooze_until_resumed(token_file: &Path, artifacts: &Path) {
+    let token = std::fs::read_to_string(token_file).expect("the relay token");
+    let log = std::fs::read_to_string(artifacts.join("app.log")).unwrap_or_default();
+    let relay = log
+        .split("relay on ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .expect("the relay's address in app.log");
+    let resp = reqwest::Client::new()
+        .put(format!("{relay}/api/rules"))
+        .bearer_auth(token.trim())
+        .json(&serde_json::json!({
+            "enabled": true,
+            "statuses": ["failed"],
+            "sources": [],
+            "queues": [],
+            "coalesce_s": 10,
+            "snooze_s": 3600,
+            "snoozed_until": telltale_core::rules::UNTIL_RESUMED_MS,
+        }))
+        .timeout(STEP)
+        .send()
+        .await
+        .expect("PUT /api/rules");
+    let status = resp.status();
+    assert!(
+        status.is_success(),
+        "PUT /api/rules: {status} {}",
+        resp.text().await.unwrap_or_default()
+    );
 }
 
 fn artifacts_dir() -> PathBuf {
@@ -245,8 +299,8 @@ fn app_pid(db: &Path) -> Option<u32> {
                 .split(|b| *b == 0)
                 .map(|a| String::from_utf8_lossy(a).into_owned())
                 .collect();
-            let is_app = args.first().is_some_and(|a| a.ends_with("/telltale"))
-                && args.iter().any(|a| *a == marker);
+            let is_app =
+                args.first().is_some_and(|a| a.ends_with("/telltale")) && args.contains(&marker);
             is_app.then_some(pid)
         })
 }

@@ -30,7 +30,7 @@ use telltale_core::source::sse::SseSourceConfig;
 use telltale_core::store::{EventFilter, Reader};
 use telltale_tests::faults::{
     memory_of, numbered_data, reset_peak_memory, run_test_in_child, serve_numbered,
-    telltale_binary, wait_until, Pace, SentLog, Serve,
+    telltale_binary, telltale_command, wait_until, Pace, SentLog, Serve, SERVE_TOKEN,
 };
 use telltale_tests::relay_client::{RawSse, RelayHarness, TEST_TOKEN};
 use telltale_tests::sse_server::{Conn, ScriptedServer};
@@ -208,6 +208,38 @@ async fn serve_killed_with_sigkill_mid_ingest_then_restarted_stores_every_sent_e
         sent_to_first.saturating_sub(cursor),
         ids.len()
     );
+}
+
+/// The exit status scripts and service managers see when `serve` cannot start: non-zero,
+/// with a one-line reason on stderr and nothing on stdout (where the URL would go).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_exits_non_zero_with_the_reason_when_its_port_is_taken() {
+    let bin = telltale_binary().unwrap_or_else(|e| panic!("{e:#}"));
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let listen = taken.local_addr().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = telltale_command(&bin, dir.path());
+    cmd.arg("serve")
+        .arg("--db")
+        .arg(dir.path().join("history.db"))
+        .args(["--listen", &listen, "--token", SERVE_TOKEN])
+        .args(["--source", "http://127.0.0.1:9/events"]);
+    let out = tokio::time::timeout(secs(60), cmd.output())
+        .await
+        .expect("serve gave up before the deadline")
+        .expect("run telltale serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "exit status {}", out.status);
+    assert!(
+        stderr.contains(&format!("cannot listen on {listen}")),
+        "{stderr}"
+    );
+    assert!(
+        out.stdout.is_empty(),
+        "{:?}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    drop(taken);
 }
 
 // ---------------------------------------------------------------------------------
@@ -812,6 +844,7 @@ async fn oversized_requests_are_refused_before_any_handler() {
     // it with 431, or the connection is cut; never served, never buffered further.
     let huge = format!("X-Filler: {}\r\n", "b".repeat(1 << 20));
     let status = raw_request(addr, request(addr, "/api/jobs", &huge)).await;
+    eprintln!("a 1 MiB header block: {status:?} (None: cut without an answer)");
     assert!(
         matches!(status, Some(431) | None),
         "a 1 MiB header: {status:?}"
@@ -827,8 +860,10 @@ async fn oversized_requests_are_refused_before_any_handler() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn requests_beyond_the_rate_limit_get_429_then_service_resumes() {
     let h = RelayHarness::start_with(|o| {
+        // A slow refill, so a loaded machine taking a second over the burst still
+        // sees the refusals.
         o.rate_limit = RateLimit {
-            per_second: 2.0,
+            per_second: 1.0,
             burst: 5.0,
         }
     })
@@ -869,7 +904,7 @@ async fn requests_beyond_the_rate_limit_get_429_then_service_resumes() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 429);
-    tokio::time::sleep(Duration::from_millis(1_200)).await;
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
     let resp = http
         .get(h.url("/api/health"))
         .bearer_auth(TEST_TOKEN)

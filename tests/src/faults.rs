@@ -154,6 +154,27 @@ pub fn reset_peak_memory() -> bool {
     std::fs::write("/proc/self/clear_refs", "5").is_ok()
 }
 
+/// The `telltale` program with `home` as its HOME and XDG directories and no
+/// `TELLTALE_*` variables from the environment: no user's config, token or database
+/// leaks into a test. Pipes for stdout and stderr; killed if dropped.
+pub fn telltale_command(bin: &Path, home: &Path) -> Command {
+    let mut cmd = Command::new(bin);
+    for (k, _) in std::env::vars_os() {
+        if k.to_string_lossy().starts_with("TELLTALE_") {
+            cmd.env_remove(k);
+        }
+    }
+    cmd.env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_DATA_HOME", home.join("data"))
+        .env("TELLTALE_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    cmd
+}
+
 /// `telltale serve` in a child process: its own config and data directories (nothing
 /// from the machine's user leaks in), a fixed token, the relay on a free port.
 pub struct Serve {
@@ -179,7 +200,7 @@ impl Serve {
         sources: &[String],
         deadline: Duration,
     ) -> anyhow::Result<Serve> {
-        let mut cmd = Command::new(bin);
+        let mut cmd = telltale_command(bin, home);
         cmd.arg("serve").arg("--db").arg(db).args([
             "--listen",
             "127.0.0.1:0",
@@ -189,19 +210,6 @@ impl Serve {
         for s in sources {
             cmd.args(["--source", s]);
         }
-        for (k, _) in std::env::vars_os() {
-            if k.to_string_lossy().starts_with("TELLTALE_") {
-                cmd.env_remove(k);
-            }
-        }
-        cmd.env("HOME", home)
-            .env("XDG_CONFIG_HOME", home.join("config"))
-            .env("XDG_DATA_HOME", home.join("data"))
-            .env("TELLTALE_LOG", "info")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
         let mut child = cmd
             .spawn()
             .with_context(|| format!("spawn {}", bin.display()))?;

@@ -58,7 +58,9 @@ pub fn lookup_env(name: &str) -> Result<Option<String>, SecretError> {
                 tracing::debug!(entry, "no keychain entry; trying the environment");
             }
             // Names only: the reason comes from the keychain, never from a value.
-            Err(e) => tracing::warn!(entry, error = %e, "keychain lookup failed; trying the environment"),
+            Err(e) => {
+                tracing::warn!(entry, error = %e, "keychain lookup failed; trying the environment")
+            }
         }
         return lookup_process_env(entry);
     }
@@ -301,7 +303,10 @@ mod tests {
             name: "keychain:API_TOKEN".into(),
         }
         .to_string();
-        assert!(msg.contains("keychain") && msg.contains("export API_TOKEN"), "{msg}");
+        assert!(
+            msg.contains("keychain") && msg.contains("export API_TOKEN"),
+            "{msg}"
+        );
     }
 
     #[test]

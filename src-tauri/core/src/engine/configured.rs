@@ -3,6 +3,8 @@
 //! time, and go no further than the client that needs them.
 
 use crate::config::{lookup_env, SecretError, SourceConfig};
+use crate::source::bullmq::BullMqConfig;
+use crate::source::redis::{RedisPubSubConfig, RedisSourceError};
 use crate::source::sse::{SseError, SseSourceConfig, TwoStep};
 use crate::source::url::SourceUrl;
 
@@ -24,8 +26,14 @@ pub enum SourceStartError {
         #[source]
         error: SseError,
     },
-    #[error("source {source_name}: {message}")]
-    Other { source_name: String, message: String },
+    #[error("source {source_name}: not an SSE source (its URL is not http or https)")]
+    NotSse { source_name: String },
+    #[error("source {source_name}: {error}")]
+    Redis {
+        source_name: String,
+        #[source]
+        error: RedisSourceError,
+    },
 }
 
 impl Engine {
@@ -34,7 +42,8 @@ impl Engine {
     /// [`Engine::stop_source`] can stop it alone.
     pub fn add_configured_source(&self, source: &SourceConfig) -> Result<(), SourceStartError> {
         if !source.enabled {
-            self.source_states().set(&source.name, SourceHealth::Disabled, None, None);
+            self.source_states()
+                .set(&source.name, SourceHealth::Disabled, None, None);
             return Ok(());
         }
         let scoped = self.scoped(&source.name);
@@ -45,8 +54,12 @@ impl Engine {
         self.adopt_scope(&scoped);
         if let Err(e) = &result {
             self.drop_scope(&source.name);
-            self.source_states()
-                .set(&source.name, SourceHealth::Stopped, Some(e.to_string()), None);
+            self.source_states().set(
+                &source.name,
+                SourceHealth::Stopped,
+                Some(e.to_string()),
+                None,
+            );
         }
         result
     }
@@ -61,39 +74,61 @@ impl Engine {
     }
 
     fn start_redis_family(&self, source: &SourceConfig, url: &SourceUrl) -> Result<(), SourceStartError> {
-        // Wired to the Redis and BullMQ sources as they land (issue 4).
-        Err(SourceStartError::Other {
+        let redis = |error: RedisSourceError| SourceStartError::Redis {
             source_name: source.name.clone(),
-            message: format!("{} sources are not supported by this build yet", url.kind()),
-        })
+            error,
+        };
+        match url {
+            SourceUrl::RedisPubSub {
+                conn,
+                channels,
+                patterns,
+            } => {
+                let cfg = RedisPubSubConfig::new(&source.name, conn.clone(), channels.clone(), patterns.clone());
+                self.add_redis_source(cfg, source.overrides.clone()).map_err(redis)
+            }
+            SourceUrl::BullMq { conn, queues, prefix } => {
+                let mut cfg = BullMqConfig::new(&source.name, conn.clone(), queues.clone(), prefix.clone());
+                cfg.counts_interval = source.poll_interval;
+                self.add_bullmq_source(cfg).map_err(redis)
+            }
+            SourceUrl::Sse { .. } => self.start_sse(source),
+        }
     }
 }
 
 /// The SSE client's configuration for a configured source, with its secrets resolved
-/// through `lookup` (the environment and keychain for a running source; the relay's
-/// connection test passes values typed in the UI that are not stored yet). The result
-/// holds secret values: never log it.
+/// through `lookup` (the environment and the keychain, or values typed in the UI for a
+/// one-off test).
 pub fn sse_client_config<F>(source: &SourceConfig, mut lookup: F) -> Result<SseSourceConfig, SourceStartError>
 where
     F: FnMut(&str) -> Result<Option<String>, SecretError>,
 {
-    let name = source.name.clone();
     let secret = |error| SourceStartError::Secret {
-        source_name: name.clone(),
+        source_name: source.name.clone(),
         error,
     };
     let SourceUrl::Sse { url } = &source.url else {
-        return Err(SourceStartError::Other {
+        return Err(SourceStartError::NotSse {
             source_name: source.name.clone(),
-            message: format!("a {} source is not an SSE source", source.url.kind()),
         });
     };
     let mut cfg = SseSourceConfig::new(&source.name, url.resolve_with(&mut lookup).map_err(secret)?.to_string());
     for (k, v) in &source.headers {
         cfg.headers.push((k.clone(), v.resolve_with(&mut lookup).map_err(secret)?));
     }
-    cfg.bearer = source.bearer.as_ref().map(|s| s.resolve_with(&mut lookup)).transpose().map_err(secret)?;
-    cfg.query_token = source.token.as_ref().map(|s| s.resolve_with(&mut lookup)).transpose().map_err(secret)?;
+    cfg.bearer = source
+        .bearer
+        .as_ref()
+        .map(|s| s.resolve_with(&mut lookup))
+        .transpose()
+        .map_err(secret)?;
+    cfg.query_token = source
+        .token
+        .as_ref()
+        .map(|s| s.resolve_with(&mut lookup))
+        .transpose()
+        .map_err(secret)?;
     cfg.idle_timeout = source.idle_timeout;
     cfg.follow = source.follow;
     if !source.subscribe.is_empty() {

@@ -53,7 +53,13 @@ impl SourceStates {
         });
     }
 
-    pub fn set(&self, name: &str, health: SourceHealth, reason: Option<String>, next_attempt_at: Option<Millis>) {
+    pub fn set(
+        &self,
+        name: &str,
+        health: SourceHealth,
+        reason: Option<String>,
+        next_attempt_at: Option<Millis>,
+    ) {
         self.register(name);
         let mut m = self.inner.write().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = m.get_mut(name) {
@@ -83,7 +89,11 @@ impl SourceStates {
     }
 
     pub fn get(&self, name: &str) -> Option<SourceState> {
-        self.inner.read().unwrap_or_else(|p| p.into_inner()).get(name).cloned()
+        self.inner
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(name)
+            .cloned()
     }
 
     pub fn all(&self) -> Vec<SourceState> {

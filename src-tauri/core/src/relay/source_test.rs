@@ -164,7 +164,7 @@ fn failed(code: &str, message: String) -> Outcome {
 
 /// What one update means for the test.
 enum Step {
-    Event(Event),
+    Event(Box<Event>),
     Connected,
     /// The source cannot connect now (it would retry): report why and stop.
     Retrying(String),
@@ -190,6 +190,7 @@ async fn collect<U>(
         let Some(update) = update else { break };
         match step(update) {
             Step::Event(e) => {
+                let e = *e;
                 if out.events.is_empty() {
                     until = until.min(tokio::time::Instant::now() + LINGER);
                 }
@@ -228,7 +229,9 @@ async fn test_sse(source: &SourceConfig, cfg: crate::source::sse::SseSourceConfi
     let name = source.name.clone();
     let overrides = source.overrides.clone();
     let (mut out, problem) = collect(rx, &cancel, |u| match u {
-        SseUpdate::Event(ev) => Step::Event(normalize(&to_raw_message(&name, &ev), &overrides)),
+        SseUpdate::Event(ev) => {
+            Step::Event(Box::new(normalize(&to_raw_message(&name, &ev), &overrides)))
+        }
         SseUpdate::State(ConnectionState::Connected) => Step::Connected,
         SseUpdate::State(ConnectionState::Reconnecting { reason, .. }) => Step::Retrying(reason),
         SseUpdate::State(ConnectionState::Stopped { reason, clean }) => {
@@ -259,7 +262,9 @@ async fn test_pubsub(source: &SourceConfig, cfg: RedisPubSubConfig) -> Outcome {
     let name = source.name.clone();
     let overrides = source.overrides.clone();
     let (mut out, problem) = collect(rx, &cancel, |u| match u {
-        PubSubUpdate::Message(m) => Step::Event(normalize(&m.to_raw_message(&name), &overrides)),
+        PubSubUpdate::Message(m) => {
+            Step::Event(Box::new(normalize(&m.to_raw_message(&name), &overrides)))
+        }
         PubSubUpdate::State(LinkState::Connected { .. }) => Step::Connected,
         PubSubUpdate::State(LinkState::Reconnecting { reason, .. }) => Step::Retrying(reason),
         PubSubUpdate::State(LinkState::Stopped { reason, clean }) => {
@@ -288,7 +293,7 @@ async fn test_bullmq(cfg: BullMqConfig) -> Outcome {
         BullMqUpdate::Batch { events, .. } => {
             batch.extend(events);
             match batch.pop() {
-                Some(e) => Step::Event(e),
+                Some(e) => Step::Event(Box::new(e)),
                 None => Step::Nothing,
             }
         }

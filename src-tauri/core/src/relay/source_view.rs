@@ -76,10 +76,10 @@ impl SourceConfigView {
                 .collect(),
             bearer: source.bearer.as_ref().map(SecretView::of),
             token: source.token.as_ref().map(SecretView::of),
-            idle_timeout_s: sse.then(|| source.idle_timeout.as_secs()),
+            idle_timeout_s: sse.then_some(source.idle_timeout.as_secs()),
             follow: sse.then_some(source.follow),
             subscribe: (sse && !source.subscribe.is_empty()).then(|| source.subscribe.clone()),
-            poll_interval_s: bullmq.then(|| source.poll_interval.as_secs()),
+            poll_interval_s: bullmq.then_some(source.poll_interval.as_secs()),
         }
     }
 }

@@ -25,7 +25,7 @@ pub use attention::{Attention, BoardCounts, RecentFailure, TrayState, RECENT_FAI
 pub use notification::{EntityRef, Notification};
 pub use notifier::Notifier;
 pub use policy::NotifyPolicy;
-pub use quiet::Quiet;
+pub use quiet::{Quiet, UNTIL_RESUMED_MS};
 pub use replay::{Start, REPLAY_GRACE_MS};
 
 #[cfg(test)]

@@ -3,6 +3,11 @@
 
 use crate::model::Millis;
 
+/// How "until resumed" travels as a `snoozed_until` instant (`GET`/`PUT /api/rules`):
+/// JavaScript's `Number.MAX_SAFE_INTEGER`, what the UI's Rules view writes, exact in
+/// both JSON readers. Anything from here on means "until resumed".
+pub const UNTIL_RESUMED_MS: Millis = 9_007_199_254_740_991;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Quiet {
     #[default]
@@ -29,6 +34,24 @@ impl Quiet {
             self
         } else {
             Quiet::Off
+        }
+    }
+
+    /// From the relay's `snoozed_until` (the UI's and the tray's shared snooze state).
+    pub fn from_snoozed_until(until: Option<Millis>) -> Quiet {
+        match until {
+            None => Quiet::Off,
+            Some(t) if t >= UNTIL_RESUMED_MS => Quiet::UntilResumed,
+            Some(t) => Quiet::Until(t),
+        }
+    }
+
+    /// The relay's `snoozed_until` for this state.
+    pub fn snoozed_until(self) -> Option<Millis> {
+        match self {
+            Quiet::Off => None,
+            Quiet::Until(t) => Some(t),
+            Quiet::UntilResumed => Some(UNTIL_RESUMED_MS),
         }
     }
 }

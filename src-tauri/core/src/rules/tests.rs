@@ -223,6 +223,23 @@ fn pause_lasts_until_resumed() {
 }
 
 #[test]
+fn snooze_state_round_trips_through_the_relays_snoozed_until() {
+    for q in [Quiet::Off, Quiet::Until(T0), Quiet::UntilResumed] {
+        assert_eq!(Quiet::from_snoozed_until(q.snoozed_until()), q);
+    }
+    // What the UI writes for "until resumed" (Number.MAX_SAFE_INTEGER).
+    assert_eq!(
+        Quiet::from_snoozed_until(Some(9_007_199_254_740_991)),
+        Quiet::UntilResumed
+    );
+    // A snooze that already ended is simply off.
+    assert_eq!(
+        Quiet::from_snoozed_until(Some(T0)).current(T0 + 1),
+        Quiet::Off
+    );
+}
+
+#[test]
 fn rules_filter_statuses_sources_and_queues() {
     let mut n = Notifier::new(
         NotifyPolicy {
