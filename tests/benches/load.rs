@@ -8,7 +8,10 @@
 //! `--only` takes a comma-separated subset of `whole,store,history,startup,idle`;
 //! `--history-sizes 1000000,10000000` picks the history database sizes;
 //! `TELLTALE_LOAD_BIN=PATH` runs a given `telltale` binary instead of
-//! `target/release/telltale` (which must be newer than the sources).
+//! `target/release/telltale` (which must be newer than the sources);
+//! `--scenario CLIENTS:RATE|max:EVENTS` runs one whole-path scenario instead of the
+//! matrix, and `TELLTALE_LOAD_WRAPPER="valgrind --tool=callgrind"` runs Telltale
+//! under a profiler for it.
 //!
 //! Sections:
 //! - whole: PUBLISH (200-byte job updates carrying a sequence number `n` and a send
@@ -67,6 +70,8 @@ struct Opts {
     runs: usize,
     only: Option<Vec<String>>,
     history_sizes: Vec<u64>,
+    /// `--scenario CLIENTS:RATE|max:EVENTS`, instead of the matrix (for profiling).
+    scenario: Option<Scenario>,
 }
 
 impl Opts {
@@ -75,6 +80,7 @@ impl Opts {
         let mut runs = None;
         let mut only = None;
         let mut sizes = None;
+        let mut scenario = None;
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
             match a.as_str() {
@@ -98,6 +104,19 @@ impl Opts {
                             .collect::<Result<Vec<_>, _>>()?,
                     )
                 }
+                "--scenario" => {
+                    let v = args.next().context("--scenario CLIENTS:RATE|max:EVENTS")?;
+                    let parts: Vec<&str> = v.split(':').collect();
+                    anyhow::ensure!(parts.len() == 3, "--scenario CLIENTS:RATE|max:EVENTS");
+                    scenario = Some(Scenario {
+                        clients: parts[0].parse()?,
+                        rate: match parts[1] {
+                            "max" => None,
+                            r => Some(r.parse()?),
+                        },
+                        events: parts[2].parse()?,
+                    });
+                }
                 // cargo bench passes --bench to harness-less targets.
                 "--bench" => {}
                 other => {
@@ -109,6 +128,7 @@ impl Opts {
             quick,
             runs: runs.unwrap_or(if quick { 1 } else { 3 }),
             only,
+            scenario,
             history_sizes: sizes.unwrap_or(if quick {
                 vec![200_000]
             } else {
@@ -427,7 +447,18 @@ impl Telltale {
         let port = free_port();
         let log = dir.join(format!("telltale-{port}.log"));
         let out = std::fs::File::create(&log)?;
-        let mut cmd = Command::new(bin);
+        // TELLTALE_LOAD_WRAPPER="valgrind --tool=callgrind ..." runs the child under a
+        // profiler (its CPU and RSS figures are then the profiler's, not Telltale's).
+        let wrapper = std::env::var("TELLTALE_LOAD_WRAPPER").unwrap_or_default();
+        let mut words = wrapper.split_whitespace();
+        let mut cmd = match words.next() {
+            Some(w) => {
+                let mut c = Command::new(w);
+                c.args(words).arg(bin);
+                c
+            }
+            None => Command::new(bin),
+        };
         for v in telltale_core::config::ENV_VARIABLES {
             cmd.env_remove(v);
         }
@@ -1080,7 +1111,11 @@ fn section_whole(opts: &Opts, figs: &mut Figures, bin: &Path, ticks: f64) -> any
         .build()?;
     for run in 1..=opts.runs {
         println!("-- run {run} of {}", opts.runs);
-        for sc in matrix(opts.quick) {
+        let scenarios = match opts.scenario {
+            Some(sc) => vec![sc],
+            None => matrix(opts.quick),
+        };
+        for sc in scenarios {
             let r = match run_whole(&rt, bin, sc, ticks) {
                 Ok(r) => r,
                 Err(e) => {

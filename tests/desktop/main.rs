@@ -1,6 +1,7 @@
-//! The real desktop app, end to end: `telltale --source URL` under a virtual display,
-//! driven through WebDriver (tauri-driver + WebKitWebDriver), with a notification
-//! server and a tray host on a private D-Bus session.
+//! The real desktop app, end to end: `telltale --source redis://…?channel=jobs` on a
+//! real redis-server, under a virtual display, driven through WebDriver (tauri-driver
+//! in front of WebKitWebDriver), with a notification server and a tray host on a
+//! private D-Bus session.
 //!
 //! It proves that a job failing in the monitored system:
 //! 1. reaches the window's UI through the in-process relay (address and token handed
@@ -14,8 +15,9 @@
 //! 5. SIGTERM shuts the engine down cleanly, with the event committed exactly once.
 //! Screenshots and logs go to tests/artifacts/desktop/.
 //!
-//! Needs Xvfb, dbus, dunst, trayer, ImageMagick, webkit2gtk-driver and tauri-driver
-//! (`scripts/install-deps.sh test`); a missing one fails with the package to install.
+//! Needs redis-server, Xvfb, dbus, dunst, trayer, ImageMagick, webkit2gtk-driver and
+//! tauri-driver (`scripts/install-deps.sh test`); a missing one fails with the package
+//! to install.
 
 mod job_feed;
 mod session;
@@ -90,12 +92,12 @@ async fn scenario() {
     .await;
     assert!(
         feed.wait_connected(STEP).await,
-        "the app never connected to the SSE source"
+        "the app never subscribed to the Redis channel"
     );
 
     let job = "e2e-desktop-1042";
     let error = "PDF parse error: unexpected EOF";
-    feed.publish_failed(1, job, "resume-analysis", error);
+    feed.publish_failed(job, "resume-analysis", error).await;
 
     // (1) The window shows it: on the overview, then in the job's own view.
     wait_until("the failed job on the overview", || async {
@@ -120,6 +122,7 @@ async fn scenario() {
                 session.notify_calls()
             )
         });
+    let notified_at = Instant::now();
     assert!(call.contains(&format!("Job failed: {job}")), "{call}");
     assert!(call.contains("resume-analysis"), "{call}");
 
@@ -156,13 +159,16 @@ async fn scenario() {
     // still shows in the window.
     snooze_until_resumed(&home.path().join("config/telltale/relay-token"), &artifacts).await;
     let quiet_job = "e2e-desktop-1043";
-    feed.publish_failed(2, quiet_job, "resume-analysis", error);
+    feed.publish_failed(quiet_job, "resume-analysis", error)
+        .await;
     wd.click("a[href=\"#/\"]").await;
     wait_until("the snoozed failure in the window", || async {
         wd.source().await.contains(quiet_job)
     })
     .await;
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // Past the coalescing window the first notification opened (10 s by default),
+    // which would otherwise hold this failure back and make the check meaningless.
+    tokio::time::sleep_until((notified_at + Duration::from_secs(12)).into()).await;
     assert!(
         session
             .wait_for_notification(quiet_job, Duration::ZERO)
@@ -236,7 +242,7 @@ async fn snooze_until_resumed(token_file: &Path, artifacts: &Path) {
             "statuses": ["failed"],
             "sources": [],
             "queues": [],
-            "coalesce_s": 10,
+            "coalesce_s": 0,
             "snooze_s": 3600,
             "snoozed_until": telltale_core::rules::UNTIL_RESUMED_MS,
         }))

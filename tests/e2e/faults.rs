@@ -264,9 +264,9 @@ const RECOVERED_EVENTS: u64 = 20;
 const GOOD_EVENTS: u64 = 400;
 const HUGE_LINE: usize = 100 << 20;
 /// What the 100 MiB lines may add to the peak RSS of the whole process. The parser
-/// holds at most `max_event_size` (16 MiB) plus a line's field name of one line; the
-/// allocator may round that buffer up to twice its size. Without the cap, the process
-/// would hold each whole 100 MiB line (and more while the buffer grows).
+/// holds at most `max_event_size` (16 MiB) of one line, plus 64 bytes for its field
+/// name; growing that buffer may briefly take up to twice its size. Without the cap,
+/// the process would hold each whole 100 MiB line (and more while the buffer grows).
 const HUGE_GROWTH_LIMIT: u64 = 48 << 20;
 
 fn quick(name: &str, url: String) -> SseSourceConfig {
@@ -904,6 +904,13 @@ async fn requests_beyond_the_rate_limit_get_429_then_service_resumes() {
         .await
         .unwrap();
     assert_eq!(resp.status(), 429);
+    let retry_after: u64 = resp
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("429 carries Retry-After in seconds");
+    assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let resp = http
         .get(h.url("/api/health"))

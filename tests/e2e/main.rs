@@ -10,3 +10,4 @@ mod disk_full;
 mod seeds_sse;
 mod faults;
 mod relay_write;
+mod sse_oversize;

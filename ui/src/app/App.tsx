@@ -61,6 +61,7 @@ export function App({ live }: { live: Live }) {
         <LinkDot live={live} />
       </header>
       <ConnectionBanner live={live} />
+      <HistoryBanner live={live} />
       <main id="main">{view}</main>
     </div>
   );
@@ -100,6 +101,22 @@ function ConnectionBanner({ live }: { live: Live }) {
     );
   }
   return null;
+}
+
+/**
+ * The hub cannot write the history (disk full, database locked): events are held,
+ * not lost, and the operator must know before the sources start to wait.
+ */
+function HistoryBanner({ live }: { live: Live }) {
+  const hub = live.health.value?.hub;
+  const err = hub?.error;
+  if (!hub || !err) return null;
+  return (
+    <div class="banner banner-down" role="alert" data-testid="history-banner">
+      <strong>History cannot be written</strong> ({err.message}). {hub.pending} event{hub.pending === 1 ? " is" : "s are"} held and will be
+      stored when it works again{hub.lost > 0 ? `; ${hub.lost} could not be stored` : ""}.
+    </div>
+  );
 }
 
 /** "/" focuses the page's search box; "g" then a letter jumps between views. */

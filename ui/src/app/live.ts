@@ -153,8 +153,13 @@ export class Live {
 
   async pollSources(): Promise<void> {
     try {
-      const s = await this.client.get("/api/sources", parse.sources);
+      const [s, h] = await Promise.all([
+        this.client.get("/api/sources", parse.sources),
+        // Health carries the history's write errors (disk full) for the banner.
+        this.client.get("/api/health", parse.health),
+      ]);
       this.sources.value = s.items;
+      this.health.value = h;
     } catch (e) {
       if (e instanceof ApiError && e.code === "unreachable") this.fail(e);
     }

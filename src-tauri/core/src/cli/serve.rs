@@ -190,7 +190,10 @@ async fn start(
     let mut relay_opts = RelayOptions::new(token.clone());
     // Where source and rule edits from the UI are saved: the file in use, or the
     // default location (created on the first edit).
-    relay_opts.config_file = loaded.path.clone().or_else(crate::config::Config::default_path);
+    relay_opts.config_file = loaded
+        .path
+        .clone()
+        .or_else(crate::config::Config::default_path);
     let relay = match Relay::for_engine(listener, &engine, relay_opts) {
         Ok(r) => r,
         Err(e) => {

@@ -173,6 +173,9 @@ async fn tail_sse(
                 }
             }
             SseUpdate::State(state) => report(&state, &shown_url),
+            SseUpdate::Discarded { limit } => {
+                eprintln!("telltale tail: discarded an event larger than {limit} bytes");
+            }
         }
     }
     drop(rx);

@@ -72,6 +72,15 @@ impl SourceStates {
         }
     }
 
+    /// Keeps the health but records why it is worth a look (a discarded event, a
+    /// gap); the next state change replaces it.
+    pub fn set_reason(&self, name: &str, reason: Option<String>) {
+        let mut m = self.inner.write().unwrap_or_else(|p| p.into_inner());
+        if let Some(s) = m.get_mut(name) {
+            s.reason = reason;
+        }
+    }
+
     pub fn count_events(&self, name: &str, n: u64) {
         let mut m = self.inner.write().unwrap_or_else(|p| p.into_inner());
         if let Some(s) = m.get_mut(name) {

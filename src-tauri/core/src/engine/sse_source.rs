@@ -118,6 +118,11 @@ impl SsePump {
                             events.push(notice);
                         }
                     }
+                    SseUpdate::Discarded { limit } => {
+                        let notice = SseUpdate::discarded_notice(&self.name, limit);
+                        self.engine_states.set_reason(&self.name, notice.message.clone());
+                        events.push(notice);
+                    }
                 }
             }
             let data_events = events

@@ -15,6 +15,8 @@ pub struct ApiError {
     pub status: StatusCode,
     pub code: &'static str,
     pub message: String,
+    /// Sent as `Retry-After` (whole seconds, rounded up) on 429 and 503.
+    pub retry_after: Option<std::time::Duration>,
 }
 
 #[derive(Serialize)]
@@ -45,6 +47,7 @@ impl ApiError {
         ApiError {
             status,
             code,
+            retry_after: None,
             message: message.into(),
         }
     }
@@ -127,6 +130,12 @@ impl IntoResponse for ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/json"),
         );
+        if let Some(wait) = self.retry_after {
+            let secs = wait.as_millis().div_ceil(1000).max(1);
+            if let Ok(v) = HeaderValue::from_str(&secs.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             // RFC 6750: tell clients which scheme the token goes in.
             resp.headers_mut().insert(

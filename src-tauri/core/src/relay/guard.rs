@@ -117,11 +117,13 @@ fn check(s: &AppState, peer: SocketAddr, req: &Request) -> Result<Access, ApiErr
         },
     };
     if let Err(wait) = s.limiter.check() {
-        return Err(ApiError::new(
+        let mut e = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             codes::RATE_LIMITED,
             format!("too many requests; retry in {} ms", wait.as_millis().max(1)),
-        ));
+        );
+        e.retry_after = Some(wait);
+        return Err(e);
     }
     check_size(req, s.opts.max_request_bytes)?;
     if req.method() == Method::OPTIONS {

@@ -238,6 +238,9 @@ async fn test_sse(source: &SourceConfig, cfg: crate::source::sse::SseSourceConfi
             Step::Stopped((!clean).then_some(reason))
         }
         SseUpdate::State(ConnectionState::Connecting) => Step::Nothing,
+        SseUpdate::Discarded { limit } => {
+            Step::Retrying(format!("an event larger than {limit} bytes was discarded"))
+        }
     })
     .await;
     // The client's own error carries the stable code (sse.unauthorized, ...).

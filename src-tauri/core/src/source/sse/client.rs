@@ -413,7 +413,14 @@ impl SseClient {
                         warn!(
                             source,
                             limit, "discarded an SSE line or event larger than the limit"
-                        )
+                        );
+                        // Said to the consumer too: history must show that something
+                        // was dropped here, not only a log line.
+                        if let Err(stop) =
+                            emit(updates, cancel, SseUpdate::Discarded { limit }).await
+                        {
+                            return Outcome::Stop(Ok(stop));
+                        }
                     }
                 }
             }

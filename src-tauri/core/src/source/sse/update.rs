@@ -11,6 +11,23 @@ use super::parser::SseEvent;
 pub enum SseUpdate {
     Event(SseEvent),
     State(ConnectionState),
+    /// An event (or line) over the size limit was discarded, whole.
+    Discarded { limit: usize },
+}
+
+impl SseUpdate {
+    /// The `gap` notice that marks a discarded event in history.
+    pub fn discarded_notice(source: &str, limit: usize) -> Event {
+        let mut e = Event::source_notice(
+            source,
+            Status::Gap,
+            format!(
+                "an event larger than {limit} bytes was discarded; raise the source's max event size if the server really sends such events"
+            ),
+        );
+        e.error = Some(format!("event over {limit} bytes discarded"));
+        e
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
