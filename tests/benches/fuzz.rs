@@ -78,7 +78,21 @@ fn mutate(rng: &mut StdRng, corpus: &[Vec<u8>]) -> Vec<u8> {
             }
             4 => {
                 // Interesting bytes: line ends, NUL, BOM, invalid UTF-8, JSON syntax.
-                let pick: &[u8] = [&b"\r"[..], b"\n", b"\r\n", b"\0", b"\xEF\xBB\xBF", b"\xF0\x9F", b"\xFF", b"{", b"[", b"\"", b":", b"$", b"${"][rng.random_range(0..13)];
+                let pick: &[u8] = [
+                    &b"\r"[..],
+                    b"\n",
+                    b"\r\n",
+                    b"\0",
+                    b"\xEF\xBB\xBF",
+                    b"\xF0\x9F",
+                    b"\xFF",
+                    b"{",
+                    b"[",
+                    b"\"",
+                    b":",
+                    b"$",
+                    b"${",
+                ][rng.random_range(0..13)];
                 let at = rng.random_range(0..=v.len());
                 v.splice(at..at, pick.iter().copied());
             }
@@ -97,7 +111,12 @@ fn mutate(rng: &mut StdRng, corpus: &[Vec<u8>]) -> Vec<u8> {
     v
 }
 
-fn run_target(name: &str, secs: u64, corpus: Vec<Vec<u8>>, mut target: impl FnMut(&[u8], &mut StdRng)) {
+fn run_target(
+    name: &str,
+    secs: u64,
+    corpus: Vec<Vec<u8>>,
+    mut target: impl FnMut(&[u8], &mut StdRng),
+) {
     let mut rng = StdRng::seed_from_u64(0x7e11_7a1e);
     let deadline = Instant::now() + Duration::from_secs(secs);
     let (mut execs, mut max_peak, mut max_ratio) = (0u64, 0usize, 0f64);
@@ -162,21 +181,32 @@ fn main() {
 
     // Normaliser: every fixture payload.
     let mut norm_corpus = Vec::new();
-    for entry in std::fs::read_dir(root.join("src-tauri/core/fixtures/normalize")).expect("fixtures") {
+    for entry in
+        std::fs::read_dir(root.join("src-tauri/core/fixtures/normalize")).expect("fixtures")
+    {
         let text = std::fs::read_to_string(entry.unwrap().path()).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         if let Some(p) = v["input"]["payload"].as_str() {
             norm_corpus.push(p.as_bytes().to_vec());
         }
     }
-    let channels = ["batch-progress", "merchant:m1:progress", "test:t1:complete", "sentri:run:r9", "job_update", "message", "x:y:z"];
+    let channels = [
+        "batch-progress",
+        "merchant:m1:progress",
+        "test:t1:complete",
+        "sentri:run:r9",
+        "job_update",
+        "message",
+        "x:y:z",
+    ];
     let overrides = FieldOverrides {
         entity: Some("/data/jobId".into()),
         status: Some("@channel/2".into()),
         ..Default::default()
     };
     run_target("normalize", secs, norm_corpus, |input, rng| {
-        let msg = RawMessage::new("fuzz", input.to_vec()).with_channel(channels[rng.random_range(0..channels.len())]);
+        let msg = RawMessage::new("fuzz", input.to_vec())
+            .with_channel(channels[rng.random_range(0..channels.len())]);
         let _ = normalize(&msg, &FieldOverrides::default());
         let _ = normalize(&msg, &overrides);
     });

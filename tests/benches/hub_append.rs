@@ -28,7 +28,12 @@ fn payload(n: usize) -> String {
 }
 
 fn event(n: usize, with_remote_id: bool) -> Event {
-    let mut e = Event::new("bench", EntityKind::Job, format!("job-{}", n % 10_000), Status::Running);
+    let mut e = Event::new(
+        "bench",
+        EntityKind::Job,
+        format!("job-{}", n % 10_000),
+        Status::Running,
+    );
     e.progress = Some((n % 100) as f64);
     e.stage = Some("parsing".into());
     e.message = Some("Parsing resume content".into());
@@ -46,13 +51,22 @@ fn run(with_remote_id: bool) -> (f64, f64) {
     let hub = Hub::start(HubOptions::new(dir.path().join("bench.db"))).unwrap();
     let tx = hub.sender();
     let batches: Vec<Vec<Event>> = (0..EVENTS / BATCH)
-        .map(|b| (b * BATCH..(b + 1) * BATCH).map(|n| event(n, with_remote_id)).collect())
+        .map(|b| {
+            (b * BATCH..(b + 1) * BATCH)
+                .map(|n| event(n, with_remote_id))
+                .collect()
+        })
         .collect();
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let started = Instant::now();
     rt.block_on(async {
         for (i, events) in batches.into_iter().enumerate() {
-            tx.send(Ingest::new("bench", events).with_cursor(i.to_string())).await.unwrap();
+            tx.send(Ingest::new("bench", events).with_cursor(i.to_string()))
+                .await
+                .unwrap();
         }
         tx.flush().await.unwrap();
     });

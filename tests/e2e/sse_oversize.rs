@@ -16,7 +16,10 @@ async fn oversize(mut c: Conn) {
     let _ = c
         .write("id: 1\ndata: {\"jobId\":\"before\",\"status\":\"running\"}\n\n")
         .await;
-    let huge = format!("id: 2\ndata: {{\"jobId\":\"huge\",\"pad\":\"{}\"}}\n\n", "x".repeat(200_000));
+    let huge = format!(
+        "id: 2\ndata: {{\"jobId\":\"huge\",\"pad\":\"{}\"}}\n\n",
+        "x".repeat(200_000)
+    );
     let _ = c.write(huge).await;
     let _ = c
         .write("id: 3\ndata: {\"jobId\":\"after\",\"status\":\"failed\",\"error\":\"boom\"}\n\n")
@@ -36,7 +39,9 @@ async fn an_oversized_event_is_discarded_and_marked_in_history_and_source_state(
     .unwrap();
     let mut cfg = SseSourceConfig::new("big", server.url("/events"));
     cfg.max_event_size = 64 * 1024;
-    engine.add_sse_source(cfg, FieldOverrides::default()).unwrap();
+    engine
+        .add_sse_source(cfg, FieldOverrides::default())
+        .unwrap();
 
     let reader = Reader::open(&db).unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -49,15 +54,24 @@ async fn an_oversized_event_is_discarded_and_marked_in_history_and_source_state(
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
     assert!(events.iter().any(|e| e.entity == "before"));
-    assert!(!events.iter().any(|e| e.entity == "huge"), "the oversized event is not stored in part");
+    assert!(
+        !events.iter().any(|e| e.entity == "huge"),
+        "the oversized event is not stored in part"
+    );
     let gap = events
         .iter()
         .find(|e| e.kind == EntityKind::Source && e.status == Status::Gap)
         .expect("a gap notice marks the discarded event");
-    assert!(gap.message.as_deref().unwrap_or("").contains("65536 bytes"), "{gap:?}");
+    assert!(
+        gap.message.as_deref().unwrap_or("").contains("65536 bytes"),
+        "{gap:?}"
+    );
     let gap_pos = events.iter().position(|e| e.seq == gap.seq).unwrap();
     let after_pos = events.iter().position(|e| e.entity == "after").unwrap();
-    assert!(gap_pos < after_pos, "the gap sits where the event was dropped");
+    assert!(
+        gap_pos < after_pos,
+        "the gap sits where the event was dropped"
+    );
     let state = engine.source_states().get("big").unwrap();
     assert!(
         state.reason.as_deref().unwrap_or("").contains("discarded"),

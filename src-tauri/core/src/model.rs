@@ -216,7 +216,12 @@ pub struct Event {
 
 impl Event {
     /// A bare event with every optional field empty; sources and tests fill in the rest.
-    pub fn new(source: impl Into<String>, kind: EntityKind, entity: impl Into<String>, status: Status) -> Self {
+    pub fn new(
+        source: impl Into<String>,
+        kind: EntityKind,
+        entity: impl Into<String>,
+        status: Status,
+    ) -> Self {
         Event {
             seq: 0,
             source: source.into(),

@@ -29,7 +29,12 @@ fn main() {
         for (i, s) in sources.iter().enumerate() {
             let batch: Vec<Event> = (next[i]..next[i] + 37)
                 .map(|n| {
-                    let mut e = Event::new(*s, EntityKind::Job, format!("{s}-{}", n % 50), Status::Running);
+                    let mut e = Event::new(
+                        *s,
+                        EntityKind::Job,
+                        format!("{s}-{}", n % 50),
+                        Status::Running,
+                    );
                     e.remote_id = Some(n.to_string());
                     e.progress = Some((n % 100) as f64);
                     e.raw = format!("{{\"n\":{n},\"pad\":\"{}\"}}", "x".repeat(120));

@@ -121,7 +121,11 @@ pub fn run(config: Option<&Path>, args: HistoryArgs) -> anyhow::Result<ExitCode>
             }
             _ => reader.query(&filter, args.limit)?,
         };
-        if args.text.is_some() || args.entity.is_none() || filter.from.is_some() || filter.until.is_some() {
+        if args.text.is_some()
+            || args.entity.is_none()
+            || filter.from.is_some()
+            || filter.until.is_some()
+        {
             // Queries come newest first; print oldest first like a log.
             events.reverse();
         }

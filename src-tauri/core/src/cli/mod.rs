@@ -20,7 +20,11 @@ pub use tail::TailArgs;
 pub use time_arg::parse_time_arg;
 
 #[derive(Debug, Parser)]
-#[command(name = "telltale", version, about = "Live board, alerts and history for background jobs")]
+#[command(
+    name = "telltale",
+    version,
+    about = "Live board, alerts and history for background jobs"
+)]
 pub struct Cli {
     /// Config file (default: the OS config dir's telltale/telltale.toml; also TELLTALE_CONFIG).
     #[arg(long, global = true)]

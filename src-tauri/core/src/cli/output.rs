@@ -37,7 +37,10 @@ fn opt<T: ToString>(v: &Option<T>) -> String {
 }
 
 fn clip(s: &str, n: usize) -> String {
-    let one_line: String = s.chars().map(|c| if c.is_control() { ' ' } else { c }).collect();
+    let one_line: String = s
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
     if one_line.chars().count() <= n {
         one_line
     } else {
@@ -59,8 +62,18 @@ pub fn write_events<W: Write>(w: &mut W, format: Format, events: &[Event]) -> io
         Format::Csv => {
             let mut c = csv::Writer::from_writer(&mut *w);
             c.write_record([
-                "seq", "time", "received_at", "source", "kind", "entity", "parent", "status", "progress", "stage",
-                "message", "error",
+                "seq",
+                "time",
+                "received_at",
+                "source",
+                "kind",
+                "entity",
+                "parent",
+                "status",
+                "progress",
+                "stage",
+                "message",
+                "error",
             ])?;
             for e in events {
                 c.write_record([
@@ -109,7 +122,12 @@ pub fn write_events<W: Write>(w: &mut W, format: Format, events: &[Event]) -> io
     r.or_else(super::history::ignore_broken_pipe)
 }
 
-pub fn write_entities<W: Write>(w: &mut W, format: Format, states: &[EntityState], now: Millis) -> io::Result<()> {
+pub fn write_entities<W: Write>(
+    w: &mut W,
+    format: Format,
+    states: &[EntityState],
+    now: Millis,
+) -> io::Result<()> {
     let r = match format {
         Format::Json => states.iter().try_for_each(|s| {
             let mut v = serde_json::to_value(s).unwrap_or_default();
@@ -121,8 +139,22 @@ pub fn write_entities<W: Write>(w: &mut W, format: Format, states: &[EntityState
         Format::Csv => {
             let mut c = csv::Writer::from_writer(&mut *w);
             c.write_record([
-                "kind", "entity", "source", "parent", "status", "progress", "stage", "message", "error",
-                "first_seen", "started_at", "finished_at", "duration_ms", "last_seen", "last_seq", "events",
+                "kind",
+                "entity",
+                "source",
+                "parent",
+                "status",
+                "progress",
+                "stage",
+                "message",
+                "error",
+                "first_seen",
+                "started_at",
+                "finished_at",
+                "duration_ms",
+                "last_seen",
+                "last_seq",
+                "events",
             ])?;
             for s in states {
                 c.write_record([
@@ -166,7 +198,12 @@ pub fn write_entities<W: Write>(w: &mut W, format: Format, states: &[EntityState
                     progress(s.progress),
                     format_millis(s.last_seen),
                     s.duration_ms(now)
-                        .map(|d| humantime::format_duration(std::time::Duration::from_millis(d as u64 / 1000 * 1000)).to_string())
+                        .map(
+                            |d| humantime::format_duration(std::time::Duration::from_millis(
+                                d as u64 / 1000 * 1000
+                            ))
+                            .to_string()
+                        )
                         .unwrap_or_default(),
                     clip(&s.source, 14),
                     clip(text, 60)

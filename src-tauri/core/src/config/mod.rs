@@ -286,7 +286,11 @@ fn parse_file(text: &str, path: &Path, paths: &DefaultPaths) -> (Config, Vec<Pro
     for (i, e) in syntax_errors.iter().take(MAX_SYNTAX_ERRORS + 1).enumerate() {
         let span = e.span().unwrap_or(0..0);
         if i == MAX_SYNTAX_ERRORS {
-            doc.error(span, "", "TOML syntax: more errors follow; fix the ones above first".to_string());
+            doc.error(
+                span,
+                "",
+                "TOML syntax: more errors follow; fix the ones above first".to_string(),
+            );
         } else {
             doc.error(span, "", format!("TOML syntax: {}", e.message()));
         }

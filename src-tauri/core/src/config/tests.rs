@@ -746,9 +746,16 @@ fn a_huge_file_is_refused_before_parsing_and_syntax_errors_are_capped() {
     let err = Config::from_toml(&huge, Path::new("big.toml"), &paths).unwrap_err();
     let problems = err.problems();
     assert_eq!(problems.len(), 1);
-    assert!(problems[0].message.contains("few KB"), "{}", problems[0].message);
+    assert!(
+        problems[0].message.contains("few KB"),
+        "{}",
+        problems[0].message
+    );
 
-    let broken = format!("[[sources]]\nsubscribe = [\"/x }}\n{}", "subscrib }\n".repeat(500));
+    let broken = format!(
+        "[[sources]]\nsubscribe = [\"/x }}\n{}",
+        "subscrib }\n".repeat(500)
+    );
     let err = Config::from_toml(&broken, Path::new("broken.toml"), &paths).unwrap_err();
     let n = err.problems().len();
     assert!(n <= 25, "{n} problems for one broken array");

@@ -14,11 +14,16 @@ impl Engine {
     /// Adds one source per URL (the `telltale tail` URL syntax); `headers` apply to
     /// every SSE source among them. Header values may be `${ENV}` references.
     /// Every URL is checked before any source starts, so a typo fails the command.
-    pub fn add_source_urls(&self, urls: &[String], headers: &[(String, String)]) -> anyhow::Result<()> {
+    pub fn add_source_urls(
+        &self,
+        urls: &[String],
+        headers: &[(String, String)],
+    ) -> anyhow::Result<()> {
         let mut configs = Vec::with_capacity(urls.len());
         let mut names = HashSet::new();
         for url in urls {
-            let parsed = SourceUrl::parse(url).with_context(|| format!("--source {}", redact_arg(url)))?;
+            let parsed =
+                SourceUrl::parse(url).with_context(|| format!("--source {}", redact_arg(url)))?;
             let mut cfg = SourceConfig::ad_hoc(parsed);
             // Two URLs may give the same name (same host, other path): keep them apart.
             let base = cfg.name.clone();
@@ -46,6 +51,10 @@ impl Engine {
 fn redact_arg(url: &str) -> String {
     match SourceUrl::parse(url) {
         Ok(u) => u.to_string(),
-        Err(_) => url.split("://").next().map(|s| format!("{s}://…")).unwrap_or_default(),
+        Err(_) => url
+            .split("://")
+            .next()
+            .map(|s| format!("{s}://…"))
+            .unwrap_or_default(),
     }
 }

@@ -73,7 +73,11 @@ impl Engine {
             })
     }
 
-    fn start_redis_family(&self, source: &SourceConfig, url: &SourceUrl) -> Result<(), SourceStartError> {
+    fn start_redis_family(
+        &self,
+        source: &SourceConfig,
+        url: &SourceUrl,
+    ) -> Result<(), SourceStartError> {
         let redis = |error: RedisSourceError| SourceStartError::Redis {
             source_name: source.name.clone(),
             error,
@@ -84,11 +88,22 @@ impl Engine {
                 channels,
                 patterns,
             } => {
-                let cfg = RedisPubSubConfig::new(&source.name, conn.clone(), channels.clone(), patterns.clone());
-                self.add_redis_source(cfg, source.overrides.clone()).map_err(redis)
+                let cfg = RedisPubSubConfig::new(
+                    &source.name,
+                    conn.clone(),
+                    channels.clone(),
+                    patterns.clone(),
+                );
+                self.add_redis_source(cfg, source.overrides.clone())
+                    .map_err(redis)
             }
-            SourceUrl::BullMq { conn, queues, prefix } => {
-                let mut cfg = BullMqConfig::new(&source.name, conn.clone(), queues.clone(), prefix.clone());
+            SourceUrl::BullMq {
+                conn,
+                queues,
+                prefix,
+            } => {
+                let mut cfg =
+                    BullMqConfig::new(&source.name, conn.clone(), queues.clone(), prefix.clone());
                 cfg.counts_interval = source.poll_interval;
                 self.add_bullmq_source(cfg).map_err(redis)
             }
@@ -100,7 +115,10 @@ impl Engine {
 /// The SSE client's configuration for a configured source, with its secrets resolved
 /// through `lookup` (the environment and the keychain, or values typed in the UI for a
 /// one-off test).
-pub fn sse_client_config<F>(source: &SourceConfig, mut lookup: F) -> Result<SseSourceConfig, SourceStartError>
+pub fn sse_client_config<F>(
+    source: &SourceConfig,
+    mut lookup: F,
+) -> Result<SseSourceConfig, SourceStartError>
 where
     F: FnMut(&str) -> Result<Option<String>, SecretError>,
 {
@@ -113,9 +131,13 @@ where
             source_name: source.name.clone(),
         });
     };
-    let mut cfg = SseSourceConfig::new(&source.name, url.resolve_with(&mut lookup).map_err(secret)?.to_string());
+    let mut cfg = SseSourceConfig::new(
+        &source.name,
+        url.resolve_with(&mut lookup).map_err(secret)?.to_string(),
+    );
     for (k, v) in &source.headers {
-        cfg.headers.push((k.clone(), v.resolve_with(&mut lookup).map_err(secret)?));
+        cfg.headers
+            .push((k.clone(), v.resolve_with(&mut lookup).map_err(secret)?));
     }
     cfg.bearer = source
         .bearer

@@ -7,11 +7,11 @@
 //! ([`Engine::stop_source`]) when the operator edits, disables or deletes it, while
 //! the rest keep running. Shutting the engine down still stops them all.
 
-mod configured;
 mod ad_hoc;
-mod source_state;
 mod bullmq_source;
+mod configured;
 mod redis_source;
+mod source_state;
 mod sse_source;
 
 pub use configured::{sse_client_config, SourceStartError};

@@ -120,7 +120,8 @@ impl SsePump {
                     }
                     SseUpdate::Discarded { limit } => {
                         let notice = SseUpdate::discarded_notice(&self.name, limit);
-                        self.engine_states.set_reason(&self.name, notice.message.clone());
+                        self.engine_states
+                            .set_reason(&self.name, notice.message.clone());
                         events.push(notice);
                     }
                 }

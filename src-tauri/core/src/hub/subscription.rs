@@ -25,7 +25,12 @@ pub struct Subscription {
 }
 
 impl Subscription {
-    pub(super) fn new(live: broadcast::Receiver<LiveBatch>, db: PathBuf, after: u64, filter: EventFilter) -> Self {
+    pub(super) fn new(
+        live: broadcast::Receiver<LiveBatch>,
+        db: PathBuf,
+        after: u64,
+        filter: EventFilter,
+    ) -> Self {
         Subscription {
             live,
             db,

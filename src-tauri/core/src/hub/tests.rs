@@ -8,7 +8,12 @@ use super::*;
 use crate::model::{EntityKind, Event, Status};
 
 fn job(source: &str, i: usize) -> Event {
-    let mut e = Event::new(source, EntityKind::Job, format!("{source}-job-{}", i % 97), Status::Running);
+    let mut e = Event::new(
+        source,
+        EntityKind::Job,
+        format!("{source}-job-{}", i % 97),
+        Status::Running,
+    );
     e.progress = Some((i % 100) as f64);
     e.remote_id = Some(i.to_string());
     e.raw = format!("{{\"n\":{i}}}");
@@ -28,10 +33,15 @@ async fn replay_since_returns_every_event_once_under_concurrent_writes() {
         writers.push(tokio::spawn(async move {
             let name = format!("src{s}");
             for chunk in 0..(PER_SOURCE / 50) {
-                let events = (chunk * 50..(chunk + 1) * 50).map(|i| job(&name, i)).collect();
-                tx.send(Ingest::new(name.clone(), events).with_cursor(((chunk + 1) * 50 - 1).to_string()))
-                    .await
-                    .unwrap();
+                let events = (chunk * 50..(chunk + 1) * 50)
+                    .map(|i| job(&name, i))
+                    .collect();
+                tx.send(
+                    Ingest::new(name.clone(), events)
+                        .with_cursor(((chunk + 1) * 50 - 1).to_string()),
+                )
+                .await
+                .unwrap();
             }
         }));
     }
@@ -42,8 +52,15 @@ async fn replay_since_returns_every_event_once_under_concurrent_writes() {
         let mut seen = Vec::new();
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while seen.len() < 4 * PER_SOURCE {
-            assert!(std::time::Instant::now() < deadline, "reader saw only {}", seen.len());
-            for e in r.since(last, &crate::store::EventFilter::default(), 777).unwrap() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "reader saw only {}",
+                seen.len()
+            );
+            for e in r
+                .since(last, &crate::store::EventFilter::default(), 777)
+                .unwrap()
+            {
                 assert!(e.seq > last, "out of order: {} after {last}", e.seq);
                 last = e.seq;
                 seen.push(e.seq);
@@ -56,11 +73,17 @@ async fn replay_since_returns_every_event_once_under_concurrent_writes() {
     }
     let last = hub.sender().flush().await.unwrap();
     assert_eq!(last, (4 * PER_SOURCE) as u64);
-    let seen = tokio::time::timeout(Duration::from_secs(60), reader_task).await.unwrap().unwrap();
+    let seen = tokio::time::timeout(Duration::from_secs(60), reader_task)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(seen, (1..=(4 * PER_SOURCE) as u64).collect::<Vec<_>>());
     let r = crate::store::Reader::open(hub.db_path()).unwrap();
     for s in 0..4 {
-        assert_eq!(r.cursor(&format!("src{s}")).unwrap().as_deref(), Some("4999"));
+        assert_eq!(
+            r.cursor(&format!("src{s}")).unwrap().as_deref(),
+            Some("4999")
+        );
     }
     assert_eq!(hub.health().stored, (4 * PER_SOURCE) as u64);
 }
@@ -78,7 +101,9 @@ async fn subscriptions_replay_then_go_live_without_gap_or_duplicate() {
     const TOTAL: usize = 10_000;
     let producer = tokio::spawn(async move {
         for chunk in 0..(TOTAL / 100) {
-            let events = (chunk * 100..(chunk + 1) * 100).map(|i| job("p", i)).collect();
+            let events = (chunk * 100..(chunk + 1) * 100)
+                .map(|i| job("p", i))
+                .collect();
             tx.send(Ingest::new("p", events)).await.unwrap();
             if chunk % 10 == 0 {
                 tokio::task::yield_now().await;
@@ -133,11 +158,14 @@ async fn filtered_subscription_sees_only_matching_events() {
     let mut sub = hub.subscribe(0, filter);
     let first = sub.next_batch().await.unwrap().unwrap();
     assert_eq!(first.len(), 10);
-    tx.send(Ingest::new("a", vec![{
-        let mut e = job("a", 1000);
-        e.status = Status::Failed;
-        e
-    }]))
+    tx.send(Ingest::new(
+        "a",
+        vec![{
+            let mut e = job("a", 1000);
+            e.status = Status::Failed;
+            e
+        }],
+    ))
     .await
     .unwrap();
     let live = tokio::time::timeout(Duration::from_secs(5), sub.next_batch())
@@ -160,7 +188,9 @@ async fn board_is_rebuilt_from_the_store_after_restart() {
         e.error = Some("out of memory".into());
         hub.sender().send(Ingest::new("s", vec![e])).await.unwrap();
         hub.sender().flush().await.unwrap();
-        tokio::task::spawn_blocking(move || hub.shutdown()).await.unwrap();
+        tokio::task::spawn_blocking(move || hub.shutdown())
+            .await
+            .unwrap();
     }
     let hub = Hub::start(HubOptions::new(&path)).unwrap();
     let board = hub.board();
@@ -200,7 +230,9 @@ async fn board_replays_events_the_entities_table_had_not_caught_up_with() {
     }
     // And the table catches up (at shutdown at the latest).
     let db = path.clone();
-    tokio::task::spawn_blocking(move || hub.shutdown()).await.unwrap();
+    tokio::task::spawn_blocking(move || hub.shutdown())
+        .await
+        .unwrap();
     let r = crate::store::Reader::open(&db).unwrap();
     let latest = r.latest(&crate::store::EventFilter::default(), 10).unwrap();
     assert_eq!(latest.len(), 1);
@@ -233,7 +265,10 @@ async fn entity_states_are_written_on_flush_and_when_the_stream_goes_quiet() {
         if latest[0].status == Status::Running {
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "a quiet stream's state was never written");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "a quiet stream's state was never written"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -105,7 +105,9 @@ impl WriterThread {
             for a in acks.drain(..) {
                 let _ = a.send(last);
             }
-            if last_entity_flush.elapsed() >= ENTITY_FLUSH_EVERY || self.dirty.len() >= ENTITY_FLUSH_AT {
+            if last_entity_flush.elapsed() >= ENTITY_FLUSH_EVERY
+                || self.dirty.len() >= ENTITY_FLUSH_AT
+            {
                 self.flush_entities();
                 last_entity_flush = Instant::now();
             }

@@ -38,12 +38,23 @@ impl Reader {
 
     /// Events with `seq > after` matching `filter`, in seq order, at most `limit`.
     /// Replay for the relay and for lagging subscribers.
-    pub fn since(&self, after: u64, filter: &EventFilter, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub fn since(
+        &self,
+        after: u64,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         self.between(after, u64::MAX, filter, limit)
     }
 
     /// Events with `after < seq <= upto` matching `filter`, in seq order.
-    pub fn between(&self, after: u64, upto: u64, filter: &EventFilter, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub fn between(
+        &self,
+        after: u64,
+        upto: u64,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let (conds, mut p) = filter.sql("");
         let sql = format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE seq > ? AND seq <= ?{} ORDER BY seq LIMIT ?",
@@ -59,7 +70,12 @@ impl Reader {
     }
 
     /// One entity's whole timeline, oldest first.
-    pub fn timeline(&self, kind: Option<EntityKind>, entity: &str, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub fn timeline(
+        &self,
+        kind: Option<EntityKind>,
+        entity: &str,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE entity = ?1 AND (?2 IS NULL OR kind = ?2) \
              ORDER BY seq LIMIT ?3"
@@ -101,7 +117,12 @@ impl Reader {
     ///
     /// The index is filled behind ingestion, so the few newest events it has not
     /// reached yet are scanned directly: a search never misses a stored event.
-    pub fn search(&self, text: &str, filter: &EventFilter, limit: usize) -> Result<Vec<Event>, StoreError> {
+    pub fn search(
+        &self,
+        text: &str,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<Event>, StoreError> {
         let words: Vec<String> = text
             .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-' && c != '.' && c != ':')
             .flat_map(|w| w.split(|c: char| !c.is_alphanumeric()))
@@ -113,7 +134,11 @@ impl Reader {
         }
         let indexed: i64 = self
             .conn
-            .query_row("SELECT value FROM meta WHERE key = 'fts_indexed_seq'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'fts_indexed_seq'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or(0);
         let (conds, p) = filter.sql("e.");
@@ -165,7 +190,11 @@ impl Reader {
     }
 
     /// Latest state per entity, most recently seen first.
-    pub fn latest(&self, filter: &EventFilter, limit: usize) -> Result<Vec<EntityState>, StoreError> {
+    pub fn latest(
+        &self,
+        filter: &EventFilter,
+        limit: usize,
+    ) -> Result<Vec<EntityState>, StoreError> {
         let mut conds = Vec::new();
         let mut args = Vec::new();
         if let Some(k) = filter.kind {
@@ -215,7 +244,11 @@ impl Reader {
     pub fn cursor(&self, source: &str) -> Result<Option<String>, StoreError> {
         Ok(self
             .conn
-            .query_row("SELECT cursor FROM cursors WHERE source = ?1", [source], |r| r.get(0))
+            .query_row(
+                "SELECT cursor FROM cursors WHERE source = ?1",
+                [source],
+                |r| r.get(0),
+            )
             .optional()?)
     }
 
@@ -224,17 +257,23 @@ impl Reader {
         let mut st = self
             .conn
             .prepare_cached("SELECT source, cursor, seq FROM cursors ORDER BY source")?;
-        let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64)))?;
+        let rows = st.query_map([], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)? as u64))
+        })?;
         Ok(rows.collect::<Result<_, _>>()?)
     }
 
     pub fn max_seq(&self) -> Result<u64, StoreError> {
-        let v: Option<i64> = self.conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
+        let v: Option<i64> = self
+            .conn
+            .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
         Ok(v.unwrap_or(0) as u64)
     }
 
     pub fn count(&self) -> Result<u64, StoreError> {
-        let v: i64 = self.conn.query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
+        let v: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM events", [], |r| r.get(0))?;
         Ok(v as u64)
     }
 

@@ -37,7 +37,12 @@ impl Writer {
     /// Deletes at most `limit` of the oldest events that the policy says must go, with
     /// their search entries, and the entities left with no events. Source cursors are
     /// never touched: a source resumes where the history ends, not where it was cut.
-    pub fn retention_step(&mut self, policy: &Retention, now: Millis, limit: u64) -> Result<RetentionStep, StoreError> {
+    pub fn retention_step(
+        &mut self,
+        policy: &Retention,
+        now: Millis,
+        limit: u64,
+    ) -> Result<RetentionStep, StoreError> {
         let mut victims: Vec<i64> = Vec::new();
         let conn = self.connection();
         if let Some(age) = policy.max_age {
@@ -48,13 +53,17 @@ impl Writer {
                  WHERE minute <= ?1), -1) AND received_at < ?2 ORDER BY seq LIMIT ?3",
             )?;
             victims = st
-                .query_map(params![cutoff.div_euclid(60_000), cutoff, limit as i64], |r| r.get(0))?
+                .query_map(
+                    params![cutoff.div_euclid(60_000), cutoff, limit as i64],
+                    |r| r.get(0),
+                )?
                 .collect::<Result<_, _>>()?;
         }
         if victims.is_empty() {
             if let Some(max) = policy.max_bytes {
                 if used_bytes(conn)? > max {
-                    let mut st = conn.prepare_cached("SELECT seq FROM events ORDER BY seq LIMIT ?1")?;
+                    let mut st =
+                        conn.prepare_cached("SELECT seq FROM events ORDER BY seq LIMIT ?1")?;
                     victims = st
                         .query_map(params![limit as i64], |r| r.get(0))?
                         .collect::<Result<_, _>>()?;
@@ -87,7 +96,10 @@ impl Writer {
             let removed_entities = gone
                 .query_map([], |r| {
                     let kind: String = r.get(0)?;
-                    Ok((EntityKind::parse(&kind).unwrap_or(EntityKind::Job), r.get(1)?))
+                    Ok((
+                        EntityKind::parse(&kind).unwrap_or(EntityKind::Job),
+                        r.get(1)?,
+                    ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(RetentionStep {

@@ -5,10 +5,12 @@ use rusqlite::Row;
 use crate::board::EntityState;
 use crate::model::{EntityKind, Event, QueueCounts, Status};
 
-pub const EVENT_COLUMNS: &str = "seq, source, received_at, occurred_at, kind, entity, parent, status, \
+pub const EVENT_COLUMNS: &str =
+    "seq, source, received_at, occurred_at, kind, entity, parent, status, \
      progress, stage, message, error, counts, channel, remote_id, raw";
 
-pub const ENTITY_COLUMNS: &str = "kind, entity, source, parent, status, progress, stage, message, error, \
+pub const ENTITY_COLUMNS: &str =
+    "kind, entity, source, parent, status, progress, stage, message, error, \
      counts, first_seen, started_at, finished_at, last_seen, last_seq, events";
 
 fn kind(s: String) -> EntityKind {

@@ -15,7 +15,13 @@ fn ev(source: &str, entity: &str, status: Status, remote: Option<&str>) -> Event
     e
 }
 
-fn append(w: &mut Writer, board: &mut Board, source: &str, events: Vec<Event>, cursor: Option<&str>) -> AppendOutcome {
+fn append(
+    w: &mut Writer,
+    board: &mut Board,
+    source: &str,
+    events: Vec<Event>,
+    cursor: Option<&str>,
+) -> AppendOutcome {
     let mut batch = vec![Ingest {
         source: source.into(),
         events,
@@ -39,7 +45,15 @@ fn migrates_an_empty_file_to_the_latest_schema() {
     std::fs::write(&path, b"").unwrap();
     let conn = open(&path).unwrap();
     assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len() as i64);
-    for table in ["events", "entities", "cursors", "events_fts", "meta", "notified", "snoozes"] {
+    for table in [
+        "events",
+        "entities",
+        "cursors",
+        "events_fts",
+        "meta",
+        "notified",
+        "snoozes",
+    ] {
         let n: i64 = conn
             .query_row(
                 "SELECT COUNT(*) FROM sqlite_master WHERE name = ?1",
@@ -49,7 +63,9 @@ fn migrates_an_empty_file_to_the_latest_schema() {
             .unwrap();
         assert_eq!(n, 1, "table {table} missing after migration");
     }
-    let mode: String = conn.query_row("PRAGMA journal_mode", [], |r| r.get(0)).unwrap();
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(mode, "wal");
 }
 
@@ -78,9 +94,17 @@ fn migrates_from_every_earlier_schema_keeping_the_data() {
         }
         let mut w = Writer::open(&path).unwrap();
         let r = Reader::open(&path).unwrap();
-        assert_eq!(schema_version(w.connection()).unwrap(), MIGRATIONS.len() as i64, "from version {start}");
+        assert_eq!(
+            schema_version(w.connection()).unwrap(),
+            MIGRATIONS.len() as i64,
+            "from version {start}"
+        );
         if start >= 1 {
-            assert_eq!(r.cursor("old").unwrap().as_deref(), Some("41"), "from version {start}");
+            assert_eq!(
+                r.cursor("old").unwrap().as_deref(),
+                Some("41"),
+                "from version {start}"
+            );
             assert_eq!(w.next_seq(), 2);
             // Rows written before search existed get indexed after the upgrade.
             w.index_search(100).unwrap();
@@ -127,22 +151,45 @@ fn assigns_seq_in_order_and_dedupes_by_remote_id() {
         &mut w,
         &mut board,
         "sse",
-        vec![ev("sse", "a", Status::Running, Some("1")), ev("sse", "a", Status::Completed, Some("2"))],
+        vec![
+            ev("sse", "a", Status::Running, Some("1")),
+            ev("sse", "a", Status::Completed, Some("2")),
+        ],
         Some("2"),
     );
     assert_eq!((out.stored, out.duplicates), (1, 1));
     // The same remote id from another source is a different message.
-    let out = append(&mut w, &mut board, "other", vec![ev("other", "c", Status::Failed, Some("1"))], None);
+    let out = append(
+        &mut w,
+        &mut board,
+        "other",
+        vec![ev("other", "c", Status::Failed, Some("1"))],
+        None,
+    );
     assert_eq!(out.stored, 1);
 
     let r = Reader::open(&path).unwrap();
     let all = r.since(0, &EventFilter::default(), 100).unwrap();
-    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![1, 2, 3, 4, 5]);
+    assert_eq!(
+        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        vec![1, 2, 3, 4, 5]
+    );
     assert_eq!(r.cursor("sse").unwrap().as_deref(), Some("2"));
-    let a = r.latest(&EventFilter { entity: Some("a".into()), ..Default::default() }, 10).unwrap();
+    let a = r
+        .latest(
+            &EventFilter {
+                entity: Some("a".into()),
+                ..Default::default()
+            },
+            10,
+        )
+        .unwrap();
     assert_eq!(a[0].status, Status::Completed);
     assert_eq!(a[0].events, 2);
-    assert_eq!(board.get(EntityKind::Job, "a").unwrap().status, Status::Completed);
+    assert_eq!(
+        board.get(EntityKind::Job, "a").unwrap().status,
+        Status::Completed
+    );
 }
 
 #[test]
@@ -152,17 +199,25 @@ fn a_failed_append_leaves_nothing_and_can_be_retried() {
     let mut w = Writer::open(&path).unwrap();
     // Another connection holds the write lock: the append must fail cleanly.
     let other = rusqlite::Connection::open(&path).unwrap();
-    other.busy_timeout(std::time::Duration::from_millis(1)).unwrap();
-    w.connection().busy_timeout(std::time::Duration::from_millis(10)).unwrap();
+    other
+        .busy_timeout(std::time::Duration::from_millis(1))
+        .unwrap();
+    w.connection()
+        .busy_timeout(std::time::Duration::from_millis(10))
+        .unwrap();
     other.execute_batch("BEGIN IMMEDIATE").unwrap();
-    let mut batch = vec![Ingest::new("s", vec![ev("s", "a", Status::Failed, Some("9"))]).with_cursor("9")];
+    let mut batch =
+        vec![Ingest::new("s", vec![ev("s", "a", Status::Failed, Some("9"))]).with_cursor("9")];
     assert!(w.append(&mut batch).is_err());
     assert_eq!(batch[0].events[0].seq, 0);
     other.execute_batch("ROLLBACK").unwrap();
     let out = w.append(&mut batch).unwrap();
     assert_eq!(out.stored, 1);
     assert_eq!(batch[0].events[0].seq, 1);
-    assert_eq!(Reader::open(&path).unwrap().cursor("s").unwrap().as_deref(), Some("9"));
+    assert_eq!(
+        Reader::open(&path).unwrap().cursor("s").unwrap().as_deref(),
+        Some("9")
+    );
 }
 
 #[test]
@@ -190,26 +245,46 @@ fn timeline_failures_window_and_search() {
     assert_eq!(fails.len(), 3);
     assert_eq!(fails[0].received_at, 1_049);
     let window = r
-        .query(&EventFilter { from: Some(1_010), until: Some(1_020), ..Default::default() }, 100)
+        .query(
+            &EventFilter {
+                from: Some(1_010),
+                until: Some(1_020),
+                ..Default::default()
+            },
+            100,
+        )
         .unwrap();
     assert_eq!(window.len(), 10);
 
     // Before indexing, the unindexed tail is scanned; after, the index answers.
-    let before = r.search("econnreset payments", &EventFilter::default(), 100).unwrap();
+    let before = r
+        .search("econnreset payments", &EventFilter::default(), 100)
+        .unwrap();
     assert_eq!(before.len(), 5);
     w.index_search(1_000).unwrap();
-    let after = r.search("ECONNRESET paym", &EventFilter::default(), 100).unwrap();
+    let after = r
+        .search("ECONNRESET paym", &EventFilter::default(), 100)
+        .unwrap();
     assert_eq!(after.len(), 5, "prefix search through the index");
     assert_eq!(
         before.iter().map(|e| e.seq).collect::<Vec<_>>(),
         after.iter().map(|e| e.seq).collect::<Vec<_>>()
     );
     let filtered = r
-        .search("payments", &EventFilter { entity: Some("job-4".into()), ..Default::default() }, 100)
+        .search(
+            "payments",
+            &EventFilter {
+                entity: Some("job-4".into()),
+                ..Default::default()
+            },
+            100,
+        )
         .unwrap();
     assert!(filtered.iter().all(|e| e.entity == "job-4"));
     // Quotes and operators in user text are words, not syntax.
-    assert!(r.search("\"AND OR NOT (", &EventFilter::default(), 10).is_ok());
+    assert!(r
+        .search("\"AND OR NOT (", &EventFilter::default(), 10)
+        .is_ok());
 }
 
 #[test]
@@ -220,7 +295,12 @@ fn retention_deletes_the_oldest_and_keeps_cursors() {
     let mut board = Board::default();
     let mut old = Vec::new();
     for i in 0..30 {
-        let mut e = ev("s", &format!("old-{i}"), Status::Completed, Some(&i.to_string()));
+        let mut e = ev(
+            "s",
+            &format!("old-{i}"),
+            Status::Completed,
+            Some(&i.to_string()),
+        );
         e.received_at = 1_000;
         old.push(e);
     }
@@ -240,15 +320,29 @@ fn retention_deletes_the_oldest_and_keeps_cursors() {
     let step2 = w.retention_step(&policy, 1_000_000, 20).unwrap();
     assert_eq!(step2.deleted_events, 10);
     assert!(!step2.more);
-    let removed: HashSet<_> = step.removed_entities.iter().chain(&step2.removed_entities).cloned().collect();
+    let removed: HashSet<_> = step
+        .removed_entities
+        .iter()
+        .chain(&step2.removed_entities)
+        .cloned()
+        .collect();
     assert_eq!(removed.len(), 30);
-    assert_eq!(w.retention_step(&policy, 1_000_000, 20).unwrap(), RetentionStep::default());
+    assert_eq!(
+        w.retention_step(&policy, 1_000_000, 20).unwrap(),
+        RetentionStep::default()
+    );
 
     let r = Reader::open(&path).unwrap();
     assert_eq!(r.count().unwrap(), 1);
     assert_eq!(r.cursor("s").unwrap().as_deref(), Some("30"));
-    assert_eq!(r.last_event_of("s").unwrap().unwrap().remote_id.as_deref(), Some("30"));
-    assert!(r.search("old", &EventFilter::default(), 10).unwrap().is_empty());
+    assert_eq!(
+        r.last_event_of("s").unwrap().unwrap().remote_id.as_deref(),
+        Some("30")
+    );
+    assert!(r
+        .search("old", &EventFilter::default(), 10)
+        .unwrap()
+        .is_empty());
     assert_eq!(r.latest(&EventFilter::default(), 100).unwrap().len(), 1);
     // New events continue after the highest seq ever given, never reusing one.
     assert_eq!(w.next_seq(), 32);
@@ -302,14 +396,39 @@ fn time_windows_are_exact_across_minutes_and_out_of_order_stamps() {
         append(&mut w, &mut board, "s", vec![e], None);
     }
     let r = Reader::open(&path).unwrap();
-    for (from, until) in [(base, base + 60_000), (base + 59_000, base + 61_000), (base + 123_456, base + 400_000), (base - 10_000, base + 1)] {
+    for (from, until) in [
+        (base, base + 60_000),
+        (base + 59_000, base + 61_000),
+        (base + 123_456, base + 400_000),
+        (base - 10_000, base + 1),
+    ] {
         let got = r
-            .query(&EventFilter { from: Some(from), until: Some(until), ..Default::default() }, 10_000)
+            .query(
+                &EventFilter {
+                    from: Some(from),
+                    until: Some(until),
+                    ..Default::default()
+                },
+                10_000,
+            )
             .unwrap();
         let want = all.iter().filter(|t| **t >= from && **t < until).count();
         assert_eq!(got.len(), want, "window {from}..{until}");
-        assert!(got.iter().all(|e| e.received_at >= from && e.received_at < until));
+        assert!(got
+            .iter()
+            .all(|e| e.received_at >= from && e.received_at < until));
     }
-    let only_from = r.query(&EventFilter { from: Some(base + 590_000), ..Default::default() }, 10_000).unwrap();
-    assert_eq!(only_from.len(), all.iter().filter(|t| **t >= base + 590_000).count());
+    let only_from = r
+        .query(
+            &EventFilter {
+                from: Some(base + 590_000),
+                ..Default::default()
+            },
+            10_000,
+        )
+        .unwrap();
+    assert_eq!(
+        only_from.len(),
+        all.iter().filter(|t| **t >= base + 590_000).count()
+    );
 }

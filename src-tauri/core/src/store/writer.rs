@@ -40,7 +40,11 @@ impl Writer {
             .optional()?
             .unwrap_or(0);
         let entities_seq: i64 = conn
-            .query_row("SELECT value FROM meta WHERE key = 'entities_seq'", [], |r| r.get(0))
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'entities_seq'",
+                [],
+                |r| r.get(0),
+            )
             .optional()?
             .unwrap_or(0);
         // The writer's own page cache: index pages stay hot across batches.

@@ -12,7 +12,9 @@ pub enum SseUpdate {
     Event(SseEvent),
     State(ConnectionState),
     /// An event (or line) over the size limit was discarded, whole.
-    Discarded { limit: usize },
+    Discarded {
+        limit: usize,
+    },
 }
 
 impl SseUpdate {
