@@ -9,7 +9,7 @@
 //! `--history-sizes 1000000,10000000` picks the history database sizes;
 //! `TELLTALE_LOAD_BIN=PATH` runs a given `telltale` binary instead of
 //! `target/release/telltale` (which must be newer than the sources);
-//! `--scenario CLIENTS:RATE|max:EVENTS` runs one whole-path scenario instead of the
+//! `--scenario CLIENTS:RATE|max|flood:EVENTS` runs one whole-path scenario instead of the
 //! matrix, and `TELLTALE_LOAD_WRAPPER="valgrind --tool=callgrind"` runs Telltale
 //! under a profiler for it.
 //!
@@ -70,7 +70,7 @@ struct Opts {
     runs: usize,
     only: Option<Vec<String>>,
     history_sizes: Vec<u64>,
-    /// `--scenario CLIENTS:RATE|max:EVENTS`, instead of the matrix (for profiling).
+    /// `--scenario CLIENTS:RATE|max|flood:EVENTS`, instead of the matrix (for profiling).
     scenario: Option<Scenario>,
 }
 
@@ -105,14 +105,17 @@ impl Opts {
                     )
                 }
                 "--scenario" => {
-                    let v = args.next().context("--scenario CLIENTS:RATE|max:EVENTS")?;
+                    let v = args
+                        .next()
+                        .context("--scenario CLIENTS:RATE|max|flood:EVENTS")?;
                     let parts: Vec<&str> = v.split(':').collect();
-                    anyhow::ensure!(parts.len() == 3, "--scenario CLIENTS:RATE|max:EVENTS");
+                    anyhow::ensure!(parts.len() == 3, "--scenario CLIENTS:RATE|max|flood:EVENTS");
                     scenario = Some(Scenario {
                         clients: parts[0].parse()?,
-                        rate: match parts[1] {
-                            "max" => None,
-                            r => Some(r.parse()?),
+                        pace: match parts[1] {
+                            "max" => Pace::Sustained,
+                            "flood" => Pace::Flood,
+                            r => Pace::Fixed(r.parse()?),
                         },
                         events: parts[2].parse()?,
                     });
@@ -144,19 +147,37 @@ impl Opts {
     }
 }
 
+/// How the publisher paces itself.
+#[derive(Clone, Copy, PartialEq)]
+enum Pace {
+    /// A fixed rate, events per second.
+    Fixed(u64),
+    /// The maximum sustained rate: as fast as possible while at most
+    /// [`SUSTAINED_WINDOW`] events are published but not yet delivered to the clients
+    /// (closed loop), so what is measured is what the whole path keeps up with.
+    Sustained,
+    /// Open loop, as fast as Redis accepts: shows what happens to a subscriber that
+    /// cannot keep up (Redis drops it once it is ~32 MB behind). Loss is expected.
+    Flood,
+}
+
+/// Events in flight in a sustained run: ~1.3 MB of payloads, far below both Redis's
+/// 32 MB pub/sub limit and Telltale's own source queue.
+const SUSTAINED_WINDOW: u64 = 5_000;
+
 #[derive(Clone, Copy)]
 struct Scenario {
     clients: usize,
-    /// Events per second; `None` publishes as fast as Redis takes them.
-    rate: Option<u64>,
+    pace: Pace,
     events: u64,
 }
 
 impl Scenario {
     fn label(&self) -> String {
-        match self.rate {
-            Some(r) => format!("{} client(s), {} ev/s", self.clients, r),
-            None => format!("{} client(s), max rate", self.clients),
+        match self.pace {
+            Pace::Fixed(r) => format!("{} client(s), {} ev/s", self.clients, r),
+            Pace::Sustained => format!("{} client(s), max sustained", self.clients),
+            Pace::Flood => format!("{} client(s), flood (open loop)", self.clients),
         }
     }
 }
@@ -168,7 +189,7 @@ fn matrix(quick: bool) -> Vec<Scenario> {
     let secs = if quick { 2 } else { 10 };
     let fixed = |clients, rate: u64| Scenario {
         clients,
-        rate: Some(rate),
+        pace: Pace::Fixed(rate),
         events: rate * secs,
     };
     vec![
@@ -180,13 +201,18 @@ fn matrix(quick: bool) -> Vec<Scenario> {
         fixed(1_000, 1_000),
         Scenario {
             clients: 1,
-            rate: None,
+            pace: Pace::Sustained,
             events: if quick { 100_000 } else { 1_000_000 },
         },
         Scenario {
             clients: 100,
-            rate: None,
+            pace: Pace::Sustained,
             events: if quick { 20_000 } else { 200_000 },
+        },
+        Scenario {
+            clients: 1,
+            pace: Pace::Flood,
+            events: if quick { 100_000 } else { 1_000_000 },
         },
     ]
 }
@@ -631,9 +657,16 @@ struct Published {
     unreceived: u64,
 }
 
-/// Publishes `total` events at `rate` (or flat out), pipelined; a second thread reads
-/// the replies so Redis never blocks on an unread reply buffer.
-fn publish(port: u16, rate: Option<u64>, total: u64) -> anyhow::Result<Published> {
+/// Publishes `total` events paced by `pace`, pipelined; a second thread reads the
+/// replies so Redis never blocks on an unread reply buffer. `delivered` counts
+/// deliveries to all `clients` (the closed loop of [`Pace::Sustained`]).
+fn publish(
+    port: u16,
+    pace: Pace,
+    total: u64,
+    delivered: &AtomicU64,
+    clients: u64,
+) -> anyhow::Result<Published> {
     let mut w = StdTcpStream::connect(("127.0.0.1", port))?;
     w.set_nodelay(true)?;
     let r = w.try_clone()?;
@@ -665,18 +698,25 @@ fn publish(port: u16, rate: Option<u64>, total: u64) -> anyhow::Result<Published
     let started = Instant::now();
     let mut sent = 0u64;
     while sent < total {
-        let due = match rate {
-            Some(r) => {
+        let due = match pace {
+            Pace::Fixed(r) => {
                 let due = (started.elapsed().as_secs_f64() * r as f64) as u64 + 1;
                 due.min(total)
             }
-            None => total,
+            // The slowest possible reading of "delivered": the average per client.
+            Pace::Sustained => {
+                (delivered.load(Ordering::Relaxed) / clients.max(1) + SUSTAINED_WINDOW).min(total)
+            }
+            Pace::Flood => total,
         };
         if due <= sent {
             // Sleep to the next event's time; the timestamp is taken when it is
             // written, so pacing jitter never shows up as latency.
-            let next = Duration::from_secs_f64((sent as f64) / rate.unwrap_or(1) as f64);
-            let wait = next.saturating_sub(started.elapsed());
+            let wait = match pace {
+                Pace::Fixed(r) => Duration::from_secs_f64(sent as f64 / r as f64)
+                    .saturating_sub(started.elapsed()),
+                _ => Duration::ZERO,
+            };
             std::thread::sleep(wait.max(Duration::from_micros(50)));
             continue;
         }
@@ -981,7 +1021,13 @@ fn run_whole(
 
     let cpu0 = cpu_seconds(&tt.pid, ticks);
     let bench_cpu0 = cpu_seconds("self", ticks);
-    let published = publish(redis.port(), sc.rate, sc.events)?;
+    let published = publish(
+        redis.port(),
+        sc.pace,
+        sc.events,
+        &shared.delivered,
+        sc.clients as u64,
+    )?;
     // Drain: wait until every client has every event, or until delivery stalls.
     let want = published.sent * sc.clients as u64;
     let mut last_progress = (shared.delivered.load(Ordering::Relaxed), Instant::now());
