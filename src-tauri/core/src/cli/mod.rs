@@ -5,6 +5,7 @@ mod demo;
 mod history;
 mod output;
 mod serve;
+mod stop_signal;
 mod tail;
 mod time_arg;
 

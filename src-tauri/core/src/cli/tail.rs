@@ -228,26 +228,7 @@ fn report(state: &ConnectionState, url: &str) {
 /// Ctrl-C, and SIGTERM on Unix (what `kill`, systemd and container runtimes send),
 /// stop the client; the process then exits 0.
 async fn cancel_on_signal(cancel: CancellationToken) {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for SIGTERM; Ctrl-C still stops tail");
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
-    }
+    super::stop_signal::stop_requested().await;
     cancel.cancel();
 }
 
