@@ -7,6 +7,7 @@ use std::process::{Output, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
+use telltale_tests::redis_server::{RedisOptions, RedisServer};
 use telltale_tests::sse_server::{Conn, ScriptedServer};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, Command};
@@ -292,15 +293,103 @@ async fn an_unset_variable_is_named_and_nothing_is_requested() {
     assert!(server.requests().is_empty());
 }
 
-#[tokio::test]
-async fn redis_and_bullmq_urls_are_refused_clearly_for_now() {
-    for url in [
-        "redis://127.0.0.1:1/0?channel=jobs",
-        "bullmq://127.0.0.1:1/0?queue=emails",
-    ] {
-        let out = run_to_end(tail(&[url])).await;
-        assert_one_line_failure(&out, "not supported by this build yet");
+/// Reads stdout lines until `n` arrived (each within the deadline).
+async fn lines(child: &mut Child, n: usize) -> Vec<Value> {
+    let stdout = child.stdout.as_mut().expect("stdout piped");
+    let mut reader = BufReader::new(stdout).lines();
+    let mut out = Vec::new();
+    while out.len() < n {
+        let line = tokio::time::timeout(DEADLINE, reader.next_line())
+            .await
+            .expect("a line before the deadline")
+            .expect("stdout readable")
+            .expect("tail still running");
+        out.push(serde_json::from_str(&line).expect("each line is JSON"));
     }
+    out
+}
+
+/// Publishes until tail has subscribed (pub/sub has no backlog: a message published
+/// before the SUBSCRIBE is simply gone), then the real messages.
+async fn publish_when_subscribed(server: &RedisServer, channel: &str, payloads: &[&str]) {
+    use redis::AsyncCommands;
+    let mut conn = server.connection().await;
+    let deadline = std::time::Instant::now() + DEADLINE;
+    loop {
+        let n: i64 = redis::cmd("PUBSUB")
+            .arg("NUMPAT")
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let subs: Vec<redis::Value> = redis::cmd("PUBSUB")
+            .arg("NUMSUB")
+            .arg(channel)
+            .query_async(&mut conn)
+            .await
+            .unwrap();
+        let direct = matches!(subs.get(1), Some(redis::Value::Int(c)) if *c > 0);
+        if n > 0 || direct {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "tail never subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for p in payloads {
+        let _: i64 = conn.publish(channel, *p).await.unwrap();
+    }
+}
+
+#[tokio::test]
+async fn redis_pubsub_prints_normalised_events_and_raw_messages() {
+    let server = RedisServer::start();
+    let url = format!("{}/0?pattern=test:*", server.url());
+    let mut child = tail(&[&url]).spawn().expect("spawn");
+    publish_when_subscribed(
+        &server,
+        "test:t7:complete",
+        &[r#"{"status":"failed","testId":"t7","error":"assertion failed"}"#],
+    )
+    .await;
+    let got = lines(&mut child, 1).await;
+    assert_eq!(got[0]["entity"], "t7");
+    assert_eq!(got[0]["status"], "failed");
+    assert_eq!(got[0]["error"], "assertion failed");
+    assert_eq!(got[0]["channel"], "test:t7:complete");
+    terminate(&child);
+    let out = tokio::time::timeout(DEADLINE, child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(out.status.success(), "SIGTERM exits 0");
+
+    let url = format!("{}/0?channel=batch-progress", server.url());
+    let mut child = tail(&[&url, "--raw"]).spawn().expect("spawn");
+    publish_when_subscribed(&server, "batch-progress", &["not json at all"]).await;
+    let got = lines(&mut child, 1).await;
+    assert_eq!(
+        got[0],
+        serde_json::json!({"channel": "batch-progress", "pattern": null, "data": "not json at all"})
+    );
+    terminate(&child);
+    let _ = tokio::time::timeout(DEADLINE, child.wait()).await;
+}
+
+#[tokio::test]
+async fn a_wrong_redis_password_exits_non_zero_without_showing_it() {
+    let server = RedisServer::start_with(RedisOptions {
+        args: vec!["--requirepass".into(), "right-pass-123".into()],
+        ..Default::default()
+    });
+    let url = format!(
+        "redis://:wrong-pass-456@127.0.0.1:{}/0?channel=jobs",
+        server.port()
+    );
+    let out = run_to_end(tail(&[&url])).await;
+    let reason = assert_one_line_failure(&out, "refused the credentials");
+    assert!(!text(&out.stderr).contains("wrong-pass-456"), "{reason}");
 }
 
 #[tokio::test]

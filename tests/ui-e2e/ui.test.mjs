@@ -169,6 +169,7 @@ describe("UI end to end", { concurrency: false }, () => {
     console.log(`# backlog: ${BACKLOG} jobs published, stored and loaded by the UI in ${((Date.now() - t0) / 1000).toFixed(1)} s; UI holds ${loaded.jobs} jobs`);
     await go("#/jobs");
     await page.waitForSelector("[data-testid=jobs-body]");
+    await page.evaluate(startLongFrameObserver);
     await page.evaluate(() => window.__telltale.startFrames());
     const start = Date.now();
     let sent = 0;
@@ -191,12 +192,14 @@ describe("UI end to end", { concurrency: false }, () => {
     }, 30_000, 100);
     await waitFor("the UI to apply every live event", async () => (await uiStats())?.lastSeq >= last, 30_000, 100);
     const frames = await page.evaluate(() => window.__telltale.stopFrames());
+    const observed = await page.evaluate(collectLongFrames);
     const st = await uiStats();
     console.log(
       `# frame times at ${Math.round(sent / elapsed)} events/s for ${elapsed.toFixed(1)} s with ${st.jobs} jobs on the board: ` +
         `${frames.count} frames, p50 ${frames.p50.toFixed(1)} ms, p99 ${frames.p99.toFixed(1)} ms, max ${frames.max.toFixed(1)} ms, frames over 50 ms: ${frames.over50}`,
     );
-    writeFileSync(path.join(art, "frame-times.json"), JSON.stringify({ rate: sent / elapsed, seconds: elapsed, jobs: st.jobs, ...frames }, null, 2));
+    for (const line of describeLongFrames(frames, observed)) console.log(`# ${line}`);
+    writeFileSync(path.join(art, "frame-times.json"), JSON.stringify({ rate: sent / elapsed, seconds: elapsed, jobs: st.jobs, ...frames, observed }, null, 2));
     assert.equal(st.duplicates, 0, "the UI saw duplicate events");
     assert.ok(frames.count > 0, "no animation frames were measured");
     await shot("jobs-under-load");
@@ -298,6 +301,93 @@ describe("UI end to end", { concurrency: false }, () => {
     assert.deepEqual(problems, []);
   });
 });
+
+/**
+ * Runs in the page: records long animation frames (with script attribution), long
+ * tasks and the UI's own flush measures until `collectLongFrames`.
+ */
+function startLongFrameObserver() {
+  const rec = { loaf: [], longtask: [], supported: PerformanceObserver.supportedEntryTypes ?? [] };
+  performance.clearMeasures();
+  const loaf = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) {
+      rec.loaf.push({
+        start: e.startTime,
+        duration: e.duration,
+        blocking: e.blockingDuration,
+        renderStart: e.renderStart,
+        styleAndLayoutStart: e.styleAndLayoutStart,
+        scripts: e.scripts.map((x) => ({
+          start: x.startTime,
+          duration: x.duration,
+          invoker: x.invoker,
+          type: x.invokerType,
+          fn: x.sourceFunctionName,
+          url: x.sourceURL,
+          pos: x.sourceCharPosition,
+          layout: x.forcedStyleAndLayoutDuration,
+        })),
+      });
+    }
+  });
+  const lt = new PerformanceObserver((list) => {
+    for (const e of list.getEntries()) rec.longtask.push({ start: e.startTime, duration: e.duration, attribution: e.attribution?.map((a) => a.containerType || a.name) });
+  });
+  if (rec.supported.includes("long-animation-frame")) loaf.observe({ type: "long-animation-frame" });
+  if (rec.supported.includes("longtask")) lt.observe({ type: "longtask" });
+  window.__e2eLong = { rec, stop: () => (loaf.disconnect(), lt.disconnect()) };
+}
+
+function collectLongFrames() {
+  const { rec, stop } = window.__e2eLong;
+  stop();
+  const flushes = performance.getEntriesByType("measure").filter((m) => m.name.startsWith("telltale:"));
+  const sorted = flushes.map((m) => m.duration).sort((a, b) => a - b);
+  const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
+  return {
+    loaf: rec.loaf,
+    longtask: rec.longtask,
+    supported: rec.supported.filter((t) => t === "long-animation-frame" || t === "longtask"),
+    flush: { count: sorted.length, p50: q(0.5), p99: q(0.99), max: sorted[sorted.length - 1] ?? 0 },
+    slowFlushes: flushes.filter((m) => m.duration > 16).map((m) => ({ name: m.name, start: m.startTime, duration: m.duration })),
+  };
+}
+
+/** One line per long frame: what the browser says ran in it (LoAF scripts, long tasks, the UI's flushes). */
+function describeLongFrames(frames, obs) {
+  const f = (x) => x.toFixed(1);
+  const out = [
+    `store flush per frame (fold + row list + listeners): ${obs.flush.count} flushes, p50 ${f(obs.flush.p50)} ms, p99 ${f(obs.flush.p99)} ms, max ${f(obs.flush.max)} ms`,
+    `long animation frames (>50 ms, by the browser): ${obs.loaf.length}; long tasks: ${obs.longtask.length}; observers: ${obs.supported.join(", ") || "none"}`,
+  ];
+  const overlaps = (a0, a1, b0, b1) => a0 < b1 && b0 < a1;
+  const loafLine = (l) => {
+    const script = l.scripts.reduce((t, x) => t + x.duration, 0);
+    const render = l.renderStart > 0 ? l.start + l.duration - l.renderStart : 0;
+    const layout = l.styleAndLayoutStart > 0 ? l.start + l.duration - l.styleAndLayoutStart : 0;
+    const top = [...l.scripts]
+      .sort((a, b) => b.duration - a.duration)
+      .slice(0, 3)
+      .map((x) => `${x.invoker || x.type} ${f(x.duration)} ms${x.fn ? ` (${x.fn}@${x.url.split("/").pop()}:${x.pos})` : ""}${x.layout > 0 ? ` forced layout ${f(x.layout)} ms` : ""}`);
+    return `LoAF at ${f(l.start)} ms: ${f(l.duration)} ms (blocking ${f(l.blocking)}; scripts ${f(script)}, render ${f(render)}, style+layout ${f(layout)}, unattributed ${f(Math.max(0, l.duration - script - render))})${top.length ? `: ${top.join("; ")}` : ""}`;
+  };
+  for (const g of frames.long) {
+    const end = g.at + g.ms;
+    const lo = obs.loaf.filter((l) => overlaps(l.start, l.start + l.duration, g.at, end));
+    const lt = obs.longtask.filter((t) => overlaps(t.start, t.start + t.duration, g.at, end));
+    const fl = obs.slowFlushes.filter((m) => overlaps(m.start, m.start + m.duration, g.at, end));
+    out.push(
+      `long frame at ${f(g.at)} ms: ${f(g.ms)} ms` +
+        (lo.length === 0 && lt.length === 0 ? " (no long task or long animation frame on the main thread: compositor/GC or the page was starved of CPU)" : "") +
+        (lt.length ? `; long tasks ${lt.map((t) => `${f(t.duration)} ms`).join(", ")}` : "") +
+        (fl.length ? `; slow flushes ${fl.map((m) => `${m.name} ${f(m.duration)} ms`).join(", ")}` : ""),
+    );
+    for (const l of lo) out.push(`  ${loafLine(l)}`);
+  }
+  const matched = new Set(frames.long.flatMap((g) => obs.loaf.filter((l) => overlaps(l.start, l.start + l.duration, g.at, g.at + g.ms))));
+  for (const l of obs.loaf.filter((x) => !matched.has(x))) out.push(`(not a frame over 50 ms) ${loafLine(l)}`);
+  return out;
+}
 
 /** RFC 4180 CSV (quoted fields with commas, quotes and newlines). */
 function parseCsv(text) {

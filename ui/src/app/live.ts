@@ -32,9 +32,19 @@ export class Live {
   readonly ready = signal(false);
   readonly lastChange = signal<ChangeSet | null>(null);
   private pollTimer: ReturnType<typeof setInterval> | null = null;
+  /** When set (by the frame probe), each flush is recorded as a `performance.measure`. */
+  timing = false;
 
   constructor(readonly client: RelayClient) {
-    this.batcher = new FrameBatcher((b) => this.store.ingest(b));
+    this.batcher = new FrameBatcher((b) => {
+      if (!this.timing) {
+        this.store.ingest(b);
+        return;
+      }
+      const t0 = performance.now();
+      this.store.ingest(b);
+      performance.measure(`telltale:flush ${b.length} events`, { start: t0, end: performance.now() });
+    });
     this.store.subscribe((c) => {
       this.lastChange.value = c;
       this.version.value++;

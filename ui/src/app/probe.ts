@@ -9,6 +9,8 @@ export interface FrameStats {
   p50: number;
   p99: number;
   over50: number;
+  /** Frames over 50 ms: when each started (performance.now()) and how long it took. */
+  long: { at: number; ms: number }[];
 }
 
 declare global {
@@ -23,19 +25,28 @@ declare global {
   }
 }
 
-export function frameStats(deltas: number[]): FrameStats {
+/** Frame-time figures from the gaps between animation frames (`at[i]`: when gap `i` began). */
+export function frameStats(deltas: number[], at: number[] = []): FrameStats {
   const s = [...deltas].sort((a, b) => a - b);
   const q = (p: number) => s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? 0;
-  return { count: s.length, max: s[s.length - 1] ?? 0, p50: q(0.5), p99: q(0.99), over50: s.filter((d) => d > 50).length };
+  const long: { at: number; ms: number }[] = [];
+  deltas.forEach((ms, i) => {
+    if (ms > 50) long.push({ at: at[i] ?? 0, ms });
+  });
+  return { count: s.length, max: s[s.length - 1] ?? 0, p50: q(0.5), p99: q(0.99), over50: long.length, long };
 }
 
 export function installFrameProbe(live: Live): void {
   let deltas: number[] = [];
+  let starts: number[] = [];
   let running = false;
   let last = 0;
   const tick = (t: number) => {
     if (!running) return;
-    if (last > 0) deltas.push(t - last);
+    if (last > 0) {
+      deltas.push(t - last);
+      starts.push(last);
+    }
     last = t;
     requestAnimationFrame(tick);
   };
@@ -48,13 +59,16 @@ export function installFrameProbe(live: Live): void {
     }),
     startFrames: () => {
       deltas = [];
+      starts = [];
       last = 0;
+      live.timing = true;
       running = true;
       requestAnimationFrame(tick);
     },
     stopFrames: () => {
       running = false;
-      return frameStats(deltas);
+      live.timing = false;
+      return frameStats(deltas, starts);
     },
     jobStatus: (id) => live.store.jobs.get(id)?.state.status,
     job: (id) => {

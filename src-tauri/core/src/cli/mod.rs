@@ -7,6 +7,7 @@ mod output;
 mod serve;
 mod stop_signal;
 mod tail;
+mod tail_redis;
 mod time_arg;
 
 use std::path::PathBuf;

@@ -31,7 +31,8 @@ use crate::source::url::{SourceUrl, SseUrl};
 /// The default log filter while tailing. `tail` reports connection state itself, one
 /// line each; the SSE client's own info and warn lines would say the same things a
 /// second time, in another format. `TELLTALE_LOG` still overrides this.
-pub const LOG_FILTER: &str = "info,telltale_core::source::sse=error";
+pub const LOG_FILTER: &str =
+    "info,telltale_core::source::sse=error,telltale_core::source::redis=error,telltale_core::source::bullmq=error";
 
 /// Updates buffered between the client and the printer. Small: when stdout is slow
 /// (a paused pager), the client stops reading instead of queueing events in memory.
@@ -40,14 +41,15 @@ const UPDATE_BUFFER: usize = 64;
 #[derive(Debug, Args)]
 pub struct TailArgs {
     /// The source: an http:// or https:// SSE endpoint (`?token=${VAR}` is read from
-    /// the environment). redis:// and bullmq:// URLs are reserved for Redis sources.
+    /// the environment), redis://…?channel=…&pattern=… (pub/sub) or bullmq://…?queue=….
     pub url: String,
     /// An extra request header, `Name: value`; repeatable. `${VAR}` in the value is
     /// read from the environment, e.g. -H 'Authorization: Bearer ${API_TOKEN}'.
     #[arg(short = 'H', long = "header", value_name = "NAME: VALUE")]
     pub headers: Vec<String>,
-    /// Print each SSE event exactly as dispatched, {"type", "data", "id"}, instead
-    /// of the normalised event.
+    /// Print what the source received instead of the normalised event: each SSE event
+    /// as {"type", "data", "id"}, each pub/sub message as {"channel", "pattern",
+    /// "data"}, each BullMQ stream entry's fields.
     #[arg(long)]
     pub raw: bool,
     /// Reconnect when nothing at all (not even a heartbeat comment) arrives for this
@@ -69,11 +71,16 @@ pub fn run(args: TailArgs) -> anyhow::Result<ExitCode> {
                 .context("starting the async runtime")?;
             runtime.block_on(tail_sse(config, shown, args.raw))
         }
-        other @ (SourceUrl::RedisPubSub { .. } | SourceUrl::BullMq { .. }) => bail!(
-            "{} sources ({other}) are not supported by this build yet: `telltale tail` follows \
-             http:// and https:// SSE endpoints for now",
-            other.kind()
-        ),
+        redis @ (SourceUrl::RedisPubSub { .. } | SourceUrl::BullMq { .. }) => {
+            if !args.headers.is_empty() {
+                bail!("-H applies to SSE sources only; a Redis URL carries its credentials itself");
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .context("starting the async runtime")?;
+            runtime.block_on(super::tail_redis::tail_redis(redis, args.raw))
+        }
     }
 }
 
@@ -283,17 +290,5 @@ mod tests {
         assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
         assert_eq!(parse_duration("0").unwrap(), Duration::ZERO);
         assert!(parse_duration("soon").is_err());
-    }
-
-    #[test]
-    fn redis_urls_are_refused_for_now() {
-        let args = TailArgs {
-            url: "redis://localhost:6379/0?channel=jobs".into(),
-            headers: vec![],
-            raw: false,
-            idle_timeout: Duration::from_secs(1),
-        };
-        let err = run(args).unwrap_err().to_string();
-        assert!(err.contains("not supported by this build yet"), "{err}");
     }
 }
