@@ -25,7 +25,7 @@ done
 # The web UI is built with Vite (Node 20.19+) and embedded in the desktop binary.
 command -v node >/dev/null && command -v npm >/dev/null || { want_pkg nodejs; want_pkg npm; }
 if [ "$mode" = test ]; then
-  for p in redis-server redis-tools openssl procps; do want_pkg "$p"; done
+  for p in redis-server redis-tools openssl procps chromium sqlite3; do want_pkg "$p"; done
   # The desktop end-to-end test: a virtual display, a private session bus and a
   # notification server to observe, a tray host, screenshots, and WebKit's WebDriver.
   for p in xvfb webkit2gtk-driver dunst trayer xdotool x11-utils dbus dbus-x11 libnotify-bin imagemagick; do
@@ -37,6 +37,17 @@ if [ ${#need[@]} -gt 0 ]; then
   echo "install-deps: installing ${need[*]}" >&2
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}"
+fi
+
+# Vite 8 needs Node.js 20.19 or newer; Debian 12's own nodejs is 18.
+node_ok() {
+  command -v node >/dev/null &&
+    node -e 'const [a,b]=process.versions.node.split(".").map(Number); process.exit(a>20||(a===20&&b>=19)?0:1)'
+}
+if ! node_ok; then
+  echo "install-deps: Node.js $(node --version 2>/dev/null || echo missing) is too old for the UI build (Vite 8 needs 20.19+)." >&2
+  echo "install-deps: install Node.js 20.19 or newer (nodejs.org, or NodeSource's Debian packages) and retry." >&2
+  exit 1
 fi
 
 # The test harness starts its own redis-server on free ports; the packaged service is

@@ -13,7 +13,18 @@ export PATH="$HOME/.cargo/bin:$PATH"
 status=0
 cargo test --workspace --locked --no-fail-fast || status=$?
 
-# Browser end-to-end: the real `telltale serve` (built above) in Debian's chromium.
 cargo build --locked -p telltale --bin telltale
+
+# The UI's types against what this Rust build really writes: regenerate the JSON
+# samples from the binary and run the UI's runtime type guards on them (the committed
+# samples are put back afterwards).
+fixtures=ui/src/api/fixtures
+saved=$(mktemp -d)
+cp -r "$fixtures/." "$saved/"
+{ bash ui/scripts/make-fixtures.sh && (cd ui && npx vitest run src/api); } || status=$?
+cp -r "$saved/." "$fixtures/"
+rm -rf "$saved"
+
+# Browser end-to-end: the real `telltale serve` (built above) in Debian's chromium.
 (cd tests/ui-e2e && npm ci --no-audit --no-fund --loglevel=error && node run.mjs) || status=$?
 exit $status
