@@ -3,7 +3,7 @@
 // binary or feature fails with a message naming it (never a silent skip).
 
 import { spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
 import path from "node:path";
@@ -81,11 +81,13 @@ function waitPort(port, timeoutMs) {
   );
 }
 
-/** A private redis-server on a free port, no persistence. */
-export async function startRedis() {
+/** A private redis-server on a free port, no persistence; `password` turns on AUTH. */
+export async function startRedis({ password } = {}) {
   const bin = requireBinary("redis-server", "apt-get install redis-server");
   const port = await freePort();
-  const proc = spawn(bin, ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], { stdio: ["ignore", "pipe", "pipe"] });
+  const argv = ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"];
+  if (password) argv.push("--requirepass", password);
+  const proc = spawn(bin, argv, { stdio: ["ignore", "pipe", "pipe"] });
   let log = "";
   proc.stdout.on("data", (d) => (log += d));
   proc.stderr.on("data", (d) => (log += d));
@@ -93,6 +95,7 @@ export async function startRedis() {
     throw new Error(`redis-server did not start: ${e.message}\n${log}`);
   });
   const client = await RespClient.connect(port);
+  if (password) await client.command("AUTH", password);
   return {
     port,
     client,
@@ -258,11 +261,38 @@ export async function launchChromium() {
   });
   return {
     context,
+    /** The profile directory: it names this browser's processes (see `browserCpu`). */
+    profile: profile.path,
     async close() {
       await context.close();
       profile.cleanup();
     },
   };
+}
+
+/**
+ * CPU seconds used so far by the processes of the browser started with `profile`
+ * (from /proc; Linux), in total and by the renderers (the page's main thread lives there).
+ */
+export function browserCpu(profile) {
+  const hz = 100; // USER_HZ on Linux
+  let total = 0;
+  let renderer = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    let cmd, stat;
+    try {
+      cmd = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+      if (!cmd.includes(profile)) continue;
+      stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const s = (Number(f[11]) + Number(f[12])) / hz; // utime + stime
+    total += s;
+    if (cmd.includes("--type=renderer") && !cmd.includes("--top-chrome-webui")) renderer += s;
+  }
+  return { total, renderer };
 }
 
 export function ensureArtifacts() {

@@ -2,10 +2,12 @@
 // redis-server (issue 6, "Checked by"). Run through run.mjs.
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import { after, before, describe, it } from "node:test";
 import {
   TOKEN,
+  browserCpu,
   ensureArtifacts,
   freePort,
   launchChromium,
@@ -22,12 +24,18 @@ const PREFIX = `e2e${Date.now().toString(36)}`;
 const BACKLOG = Number(process.env.TELLTALE_UI_E2E_ROWS ?? 100_000);
 const RATE = 1_000; // events per second during the measurement
 const SECONDS = Number(process.env.TELLTALE_UI_E2E_SECONDS ?? 10);
+/** TELLTALE_UI_E2E_TRACE=1: also record a Chromium trace of the measurement and summarise its slow main-thread work. */
+const TRACE = process.env.TELLTALE_UI_E2E_TRACE === "1";
 
 // Stricter than the desktop shell's CSP: no inline script or style, no eval, no
 // remote origin. Served on the page by the test so a violation fails it.
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 
-let home, redis, serve, browser, page, port, db, art;
+let home, redis, serve, browser, page, port, db, art, configFile;
+/** A second redis-server that wants a password; `telltale serve` gets it only through its environment. */
+let secured;
+const SECRET_ENV = "E2E_REDIS_PASSWORD";
+const SECRET = `s3cret-${Date.now().toString(36)}-do-not-write`;
 const problems = [];
 
 async function shot(name) {
@@ -75,6 +83,35 @@ function sourcesArg() {
   return [`${redis.url}?pattern=*`];
 }
 
+/** How every `telltale serve` of this suite starts: its own config file (edits are saved there), the secret only in its environment. */
+function serveOptions() {
+  return { db, port, sources: sourcesArg(), home: home.path, args: ["--config", configFile], env: { [SECRET_ENV]: SECRET } };
+}
+
+/** The config file as `telltale serve` saved it; fails if a secret value is in it. */
+function readConfig(when) {
+  const text = readFileSync(configFile, "utf8");
+  assert.ok(!text.includes(SECRET), `the config file holds the secret value (${when}):\n${text}`);
+  return text;
+}
+
+async function callout(kind, re) {
+  return waitFor(
+    `a "${kind}" message matching ${re}`,
+    async () => {
+      const texts = await page.locator(`.callout-${kind}`).allTextContents();
+      return texts.find((t) => re.test(t)) ?? null;
+    },
+    10_000,
+  );
+}
+
+async function sourceHealth(name) {
+  const row = page.locator(`tr[data-source="${name}"]`);
+  if ((await row.count()) === 0) return null;
+  return (await row.locator(".badge").first().textContent())?.trim() ?? null;
+}
+
 describe("UI end to end", { concurrency: false }, () => {
   before(async () => {
     art = ensureArtifacts();
@@ -82,9 +119,11 @@ describe("UI end to end", { concurrency: false }, () => {
     if (!existsSync(dist)) throw new Error(`ui/dist is not built: run \`npm ci && npm run build\` in ui/ first`);
     home = tempDir("telltale-ui-e2e-");
     db = path.join(home.path, "history.db");
+    configFile = path.join(home.path, "telltale.toml");
+    writeFileSync(configFile, "# written by the UI's browser tests; the Sources and Rules views save here\n");
     redis = await startRedis();
     port = await freePort();
-    serve = await startServe({ db, port, sources: sourcesArg(), home: home.path });
+    serve = await startServe(serveOptions());
     const index = await (await fetch(`${serve.base}/?token=${TOKEN}`)).text();
     if (!index.includes('id="app"')) {
       throw new Error("telltale serve does not serve the built UI (it answered its placeholder page): rebuild telltale after `npm run build` in ui/");
@@ -99,6 +138,7 @@ describe("UI end to end", { concurrency: false }, () => {
     await browser?.close().catch(() => {});
     await serve?.stop().catch(() => {});
     await redis?.stop().catch(() => {});
+    await secured?.stop().catch(() => {});
     home?.cleanup();
   });
 
@@ -170,7 +210,10 @@ describe("UI end to end", { concurrency: false }, () => {
     await go("#/jobs");
     await page.waitForSelector("[data-testid=jobs-body]");
     await page.evaluate(startLongFrameObserver);
+    const trace = TRACE ? await startTrace() : null;
     await page.evaluate(() => window.__telltale.startFrames());
+    const load0 = os.loadavg()[0];
+    const cpu0 = browserCpu(browser.profile);
     const start = Date.now();
     let sent = 0;
     const ids = 2_000;
@@ -192,14 +235,21 @@ describe("UI end to end", { concurrency: false }, () => {
     }, 30_000, 100);
     await waitFor("the UI to apply every live event", async () => (await uiStats())?.lastSeq >= last, 30_000, 100);
     const frames = await page.evaluate(() => window.__telltale.stopFrames());
+    const cpu1 = browserCpu(browser.profile);
+    const cpu = { total: cpu1.total - cpu0.total, renderer: cpu1.renderer - cpu0.renderer };
     const observed = await page.evaluate(collectLongFrames);
+    if (trace) for (const line of await trace.stop()) console.log(`# trace: ${line}`);
     const st = await uiStats();
     console.log(
       `# frame times at ${Math.round(sent / elapsed)} events/s for ${elapsed.toFixed(1)} s with ${st.jobs} jobs on the board: ` +
         `${frames.count} frames, p50 ${frames.p50.toFixed(1)} ms, p99 ${frames.p99.toFixed(1)} ms, max ${frames.max.toFixed(1)} ms, frames over 50 ms: ${frames.over50}`,
     );
+    console.log(
+      `# browser CPU during the measurement: ${cpu.total.toFixed(2)} s (page renderer ${cpu.renderer.toFixed(2)} s) in ${elapsed.toFixed(1)} s; ` +
+        `machine: ${os.cpus().length} CPUs, load average ${load0.toFixed(1)} before, ${os.loadavg()[0].toFixed(1)} after (shared with redis, telltale, this publisher and anything else running)`,
+    );
     for (const line of describeLongFrames(frames, observed)) console.log(`# ${line}`);
-    writeFileSync(path.join(art, "frame-times.json"), JSON.stringify({ rate: sent / elapsed, seconds: elapsed, jobs: st.jobs, ...frames, observed }, null, 2));
+    writeFileSync(path.join(art, "frame-times.json"), JSON.stringify({ rate: sent / elapsed, seconds: elapsed, jobs: st.jobs, load: [load0, os.loadavg()[0]], cpu, ...frames, observed }, null, 2));
     assert.equal(st.duplicates, 0, "the UI saw duplicate events");
     assert.ok(frames.count > 0, "no animation frames were measured");
     await shot("jobs-under-load");
@@ -219,7 +269,7 @@ describe("UI end to end", { concurrency: false }, () => {
     await go("#/");
     await page.waitForSelector("[data-testid=banner]", { timeout: 10_000 });
     await shot("relay-unreachable-banner");
-    serve = await startServe({ db, port, sources: sourcesArg(), home: home.path });
+    serve = await startServe(serveOptions());
     await waitSourceLive();
     const afterRestart = [];
     for (let i = 0; i < 20; i++) afterRestart.push([`jobs:${PREFIX}-rs-${i}`, { jobId: `${PREFIX}-rs-${i}`, status: "completed" }]);
@@ -242,6 +292,126 @@ describe("UI end to end", { concurrency: false }, () => {
     const rows = await page.locator("[data-job]").evaluateAll((els) => els.map((e) => e.getAttribute("data-job")));
     assert.equal(new Set(rows).size, rows.length, "a row is shown twice");
     assert.equal((await uiStats()).duplicates, 0);
+  });
+
+  it("adds a Redis source in the Sources view, tests it, sees it live and its jobs on the board, disables and deletes it", async () => {
+    secured = await startRedis({ password: SECRET });
+    const name = `${PREFIX}-src`;
+    const channel = `${PREFIX}-src-jobs`;
+    const url = `redis://:\${${SECRET_ENV}}@127.0.0.1:${secured.port}/0?channel=${channel}`;
+    await go("#/sources");
+    await page.click("[data-testid=add-source]");
+    await page.fill("[data-testid=source-name]", name);
+    // A password typed in clear is refused before anything is sent.
+    await page.fill("[data-testid=source-url]", `redis://:${SECRET}@127.0.0.1:${secured.port}/0?channel=${channel}`);
+    await page.click("[data-testid=source-save]");
+    await callout("error", /saved in clear in the config file/);
+    assert.ok(!(await serve.api("/api/sources")).items.some((x) => x.name === name), "a source with a literal password was saved");
+    await page.fill("[data-testid=source-url]", url);
+
+    // Test (connect once) while jobs are being published: it shows what arrives.
+    let publishing = true;
+    const publisher = (async () => {
+      for (let i = 0; publishing; i++) {
+        await secured.client.publish(channel, { jobId: `${PREFIX}-probe-${i}`, status: "running", progress: i % 100 });
+        await sleep(100);
+      }
+    })();
+    await page.click("[data-testid=source-form-test]");
+    const tested = await page.waitForSelector("[data-testid=source-form] [data-testid=test-result]", { timeout: 15_000 });
+    publishing = false;
+    await publisher;
+    const testText = (await tested.textContent()) ?? "";
+    assert.equal(await tested.getAttribute("data-ok"), "true", `the test failed: ${testText}`);
+    assert.ok((await page.locator("[data-testid=source-form] [data-testid=test-event]").count()) >= 1, `the test showed no event: ${testText}`);
+    assert.ok(testText.includes(`${PREFIX}-probe-`), "the test's events are not shown");
+    console.log(`# source test: ${testText.split(".")[0]}`);
+    await shot("source-test");
+    assert.ok(!(await serve.api("/api/sources")).items.some((x) => x.name === name), "testing saved the source");
+
+    await page.click("[data-testid=source-save]");
+    await callout("info", new RegExp(`Added ${name}; it is running`));
+    let text = readConfig("after adding");
+    assert.match(text, /\[\[sources\]\]/);
+    assert.ok(text.includes(`name = "${name}"`), text);
+    assert.ok(text.includes(`\${${SECRET_ENV}}`), `the password reference is not in the config file:\n${text}`);
+    await waitFor(`${name} to show as live`, async () => (await sourceHealth(name)) === "live", 15_000);
+    const listed = (await serve.api("/api/sources")).items.find((x) => x.name === name);
+    assert.ok(listed?.config, "GET /api/sources has no config for the added source");
+    assert.equal(listed.config.url, url, "the source's URL as the relay shows it");
+    assert.ok(!JSON.stringify(listed).includes(SECRET), "GET /api/sources shows the secret");
+    await shot("sources-live");
+
+    // Its events arrive on the board.
+    const id = `${PREFIX}-via-ui-source`;
+    assert.ok((await secured.client.publish(channel, { jobId: id, status: "failed", error: "e2e: added from the UI" })) >= 1, "the added source is not subscribed");
+    await go(`#/jobs?q=${id}`);
+    const row = await page.waitForSelector(`[data-job="${id}"][data-status="failed"]`, { timeout: 5_000 });
+    assert.equal((await row.$eval(".c-source", (e) => e.textContent))?.trim(), name, "the job's source");
+
+    // Disable: stopped, unsubscribed, saved as enabled = false.
+    await go("#/sources");
+    await page.click(`tr[data-source="${name}"] [data-testid=source-disable]`);
+    await callout("info", new RegExp(`Disabled ${name}; it is not running`));
+    await waitFor(`${name} to show as disabled`, async () => (await sourceHealth(name)) === "disabled", 10_000);
+    await waitFor("the disabled source to leave the channel", async () => (await secured.client.publish(channel, { jobId: `${PREFIX}-after-disable`, status: "running" })) === 0, 10_000);
+    assert.match(readConfig("after disabling"), /enabled = false/);
+    await shot("sources-disabled");
+
+    // Enable again, then delete.
+    await page.click(`tr[data-source="${name}"] [data-testid=source-enable]`);
+    await waitFor(`${name} to be live again`, async () => (await sourceHealth(name)) === "live", 15_000);
+    page.once("dialog", (d) => void d.accept());
+    await page.click(`tr[data-source="${name}"] [data-testid=source-delete]`);
+    await callout("info", new RegExp(`Deleted ${name}`));
+    await waitFor(`${name} to leave the list`, async () => (await page.locator(`tr[data-source="${name}"]`).count()) === 0, 10_000);
+    assert.ok(!(await serve.api("/api/sources")).items.some((x) => x.name === name), "the relay still lists the deleted source");
+    assert.ok(!readConfig("after deleting").includes(`name = "${name}"`), "the deleted source is still in the config file");
+    await waitFor("the deleted source to leave the channel", async () => (await secured.client.publish(channel, { jobId: `${PREFIX}-after-delete`, status: "running" })) === 0, 10_000);
+    await secured.stop();
+    secured = null;
+  });
+
+  it("edits the notification rules in the Rules view and reads them back from the relay", async () => {
+    await go("#/rules");
+    await page.waitForSelector("[data-testid=rules-form]");
+    const before = await serve.api("/api/rules");
+    for (const st of ["stalled", "failed"]) {
+      const box = page.locator(`[data-testid=rules-form] input[data-status="${st}"]`);
+      if (!(await box.isChecked())) await box.check();
+    }
+    if (await page.locator(`[data-testid=rules-form] input[data-status="completed"]`).isChecked()) await page.locator(`[data-testid=rules-form] input[data-status="completed"]`).uncheck();
+    await page.fill("[data-testid=rules-queues]", "e2e-images, e2e-history");
+    await page.fill("[data-testid=rules-coalesce]", "30");
+    await page.fill("[data-testid=rules-snooze]", "600");
+    await page.click("[data-testid=rules-save]");
+    await callout("info", /Rules saved/);
+    const saved = await serve.api("/api/rules");
+    assert.deepEqual([...saved.statuses].sort(), ["failed", "stalled"]);
+    assert.deepEqual(saved.queues, ["e2e-images", "e2e-history"]);
+    assert.equal(saved.coalesce_s, 30);
+    assert.equal(saved.snooze_s, 600);
+    assert.equal(saved.enabled, before.enabled);
+    const text = readConfig("after saving the rules");
+    assert.match(text, /\[notifications\]/);
+    assert.match(text, /e2e-history/);
+
+    // Snooze, and resume.
+    const t0 = Date.now();
+    await page.click("text=Snooze for 10m");
+    await waitFor("the snooze to be set", async () => ((await serve.api("/api/rules")).snoozed_until ?? 0) >= t0 + 590_000, 5_000);
+    assert.match((await page.textContent("[data-testid=snooze-state]")) ?? "", /snoozed until/);
+    await shot("rules");
+    await page.click("text=Resume");
+    await waitFor("the snooze to be lifted", async () => (await serve.api("/api/rules")).snoozed_until == null, 5_000);
+
+    // A fresh page shows what the relay has.
+    await go("#/");
+    await go("#/rules");
+    await page.waitForSelector("[data-testid=rules-form]");
+    assert.equal(await page.inputValue("[data-testid=rules-queues]"), "e2e-images, e2e-history");
+    assert.equal(await page.inputValue("[data-testid=rules-coalesce]"), "30");
+    assert.ok(await page.locator(`[data-testid=rules-form] input[data-status="stalled"]`).isChecked());
   });
 
   it("finds an event in the history after every source is stopped", async () => {
@@ -302,13 +472,62 @@ describe("UI end to end", { concurrency: false }, () => {
   });
 });
 
+/** A DevTools-protocol trace of the page; `stop()` returns summary lines (slowest main-thread slices). */
+async function startTrace() {
+  const cdp = await browser.context.newCDPSession(page);
+  const events = [];
+  cdp.on("Tracing.dataCollected", (e) => events.push(...e.value));
+  await cdp.send("Tracing.start", {
+    categories: "devtools.timeline,disabled-by-default-devtools.timeline,v8.gc,blink.user_timing,toplevel",
+    transferMode: "ReportEvents",
+  });
+  return {
+    async stop() {
+      const done = new Promise((r) => cdp.once("Tracing.tracingComplete", r));
+      await cdp.send("Tracing.end");
+      await done;
+      writeFileSync(path.join(art, "frame-trace.json"), JSON.stringify(events));
+      const main = events.find((e) => e.name === "thread_name" && e.args?.name === "CrRendererMain" && events.some((x) => x.pid === e.pid && x.name === "UpdateLayoutTree"));
+      const mine = events.filter((e) => main && e.pid === main.pid && e.tid === main.tid && e.ph === "X" && typeof e.dur === "number");
+      const by = new Map();
+      for (const e of mine) {
+        const k = e.name;
+        const a = by.get(k) ?? { n: 0, total: 0, max: 0, over10: 0 };
+        a.n++;
+        a.total += e.dur / 1000;
+        a.max = Math.max(a.max, e.dur / 1000);
+        if (e.dur > 10_000) a.over10++;
+        by.set(k, a);
+      }
+      const lines = [...by.entries()]
+        .filter(([, a]) => a.max > 5)
+        .sort((x, y) => y[1].max - x[1].max)
+        .slice(0, 15)
+        .map(([k, a]) => `${k}: ${a.n}×, total ${a.total.toFixed(0)} ms, max ${a.max.toFixed(1)} ms, over 10 ms: ${a.over10}`);
+      const detail = (name, f) =>
+        mine
+          .filter((e) => e.name === name && e.dur > 10_000)
+          .sort((x, y) => y.dur - x.dur)
+          .slice(0, 5)
+          .map((e) => `${name} ${(e.dur / 1000).toFixed(1)} ms ${f(e)}`);
+      lines.push(
+        ...detail("Layout", (e) => `dirty ${e.args?.beginData?.dirtyObjects}/${e.args?.beginData?.totalObjects} objects, partial ${e.args?.beginData?.partialLayout}`),
+        ...detail("UpdateLayoutTree", (e) => `${e.args?.elementCount} elements`),
+        ...detail("PrePaint", () => ""),
+        ...detail("Paint", (e) => JSON.stringify(e.args?.data?.clip ?? "")),
+        ...detail("Commit", () => ""),
+      );
+      return lines;
+    },
+  };
+}
+
 /**
  * Runs in the page: records long animation frames (with script attribution), long
  * tasks and the UI's own flush measures until `collectLongFrames`.
  */
 function startLongFrameObserver() {
   const rec = { loaf: [], longtask: [], supported: PerformanceObserver.supportedEntryTypes ?? [] };
-  performance.clearMeasures();
   const loaf = new PerformanceObserver((list) => {
     for (const e of list.getEntries()) {
       rec.loaf.push({
@@ -341,49 +560,78 @@ function startLongFrameObserver() {
 function collectLongFrames() {
   const { rec, stop } = window.__e2eLong;
   stop();
-  const flushes = performance.getEntriesByType("measure").filter((m) => m.name.startsWith("telltale:"));
-  const sorted = flushes.map((m) => m.duration).sort((a, b) => a - b);
+  const flushes = window.__telltale.flushTimes?.() ?? [];
+  const sorted = flushes.map((m) => m.ms).sort((a, b) => a - b);
   const q = (p) => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] ?? 0;
   return {
     loaf: rec.loaf,
     longtask: rec.longtask,
     supported: rec.supported.filter((t) => t === "long-animation-frame" || t === "longtask"),
-    flush: { count: sorted.length, p50: q(0.5), p99: q(0.99), max: sorted[sorted.length - 1] ?? 0 },
-    slowFlushes: flushes.filter((m) => m.duration > 16).map((m) => ({ name: m.name, start: m.startTime, duration: m.duration })),
+    flush: { count: sorted.length, p50: q(0.5), p99: q(0.99), max: sorted[sorted.length - 1] ?? 0, maxEvents: Math.max(0, ...flushes.map((m) => m.events)) },
+    slowFlushes: flushes.filter((m) => m.ms > 8).map((m) => ({ name: `flush of ${m.events} events`, start: m.at, duration: m.ms })),
   };
+}
+
+/** A long animation frame's time split: script, style+layout, other rendering, and the rest (no script: GC, or CPU starvation). */
+function loafParts(l) {
+  const script = l.scripts.reduce((t, x) => t + x.duration, 0);
+  const renderScript = l.renderStart > 0 ? l.scripts.filter((x) => x.start >= l.renderStart).reduce((t, x) => t + x.duration, 0) : 0;
+  const render = l.renderStart > 0 ? l.start + l.duration - l.renderStart : 0;
+  const layout = l.styleAndLayoutStart > 0 ? l.start + l.duration - l.styleAndLayoutStart : 0;
+  return {
+    script,
+    "style+layout": layout,
+    "paint/other rendering": Math.max(0, render - renderScript - layout),
+    "unattributed (GC, or the renderer starved of CPU)": Math.max(0, l.duration - script - Math.max(0, render - renderScript)),
+  };
+}
+
+/** The main cost in the long animation frames that overlap a long frame. */
+function causeOf(loafs, longtasks) {
+  if (loafs.length === 0) return longtasks.length > 0 ? "a long task without frame attribution" : "no main-thread work (compositor, or the renderer starved of CPU)";
+  const sum = {};
+  for (const l of loafs) for (const [k, v] of Object.entries(loafParts(l))) sum[k] = (sum[k] ?? 0) + v;
+  return `mostly ${Object.entries(sum).sort((x, y) => y[1] - x[1])[0][0]}`;
 }
 
 /** One line per long frame: what the browser says ran in it (LoAF scripts, long tasks, the UI's flushes). */
 function describeLongFrames(frames, obs) {
   const f = (x) => x.toFixed(1);
   const out = [
-    `store flush per frame (fold + row list + listeners): ${obs.flush.count} flushes, p50 ${f(obs.flush.p50)} ms, p99 ${f(obs.flush.p99)} ms, max ${f(obs.flush.max)} ms`,
+    `store flush per frame (fold + row list + listeners): ${obs.flush.count} flushes, p50 ${f(obs.flush.p50)} ms, p99 ${f(obs.flush.p99)} ms, max ${f(obs.flush.max)} ms, most events in one frame ${obs.flush.maxEvents}`,
     `long animation frames (>50 ms, by the browser): ${obs.loaf.length}; long tasks: ${obs.longtask.length}; observers: ${obs.supported.join(", ") || "none"}`,
   ];
   const overlaps = (a0, a1, b0, b1) => a0 < b1 && b0 < a1;
   const loafLine = (l) => {
-    const script = l.scripts.reduce((t, x) => t + x.duration, 0);
-    const render = l.renderStart > 0 ? l.start + l.duration - l.renderStart : 0;
-    const layout = l.styleAndLayoutStart > 0 ? l.start + l.duration - l.styleAndLayoutStart : 0;
+    const p = loafParts(l);
     const top = [...l.scripts]
-      .sort((a, b) => b.duration - a.duration)
+      .sort((x, y) => y.duration - x.duration)
       .slice(0, 3)
       .map((x) => `${x.invoker || x.type} ${f(x.duration)} ms${x.fn ? ` (${x.fn}@${x.url.split("/").pop()}:${x.pos})` : ""}${x.layout > 0 ? ` forced layout ${f(x.layout)} ms` : ""}`);
-    return `LoAF at ${f(l.start)} ms: ${f(l.duration)} ms (blocking ${f(l.blocking)}; scripts ${f(script)}, render ${f(render)}, style+layout ${f(layout)}, unattributed ${f(Math.max(0, l.duration - script - render))})${top.length ? `: ${top.join("; ")}` : ""}`;
+    return (
+      `LoAF at ${f(l.start)} ms: ${f(l.duration)} ms (blocking ${f(l.blocking)}; ` +
+      Object.entries(p)
+        .map(([k, v]) => `${k.replace(/ \(.*/, "")} ${f(v)}`)
+        .join(", ") +
+      `)${top.length ? `: ${top.join("; ")}` : ""}`
+    );
   };
+  const causes = new Map();
   for (const g of frames.long) {
     const end = g.at + g.ms;
     const lo = obs.loaf.filter((l) => overlaps(l.start, l.start + l.duration, g.at, end));
     const lt = obs.longtask.filter((t) => overlaps(t.start, t.start + t.duration, g.at, end));
     const fl = obs.slowFlushes.filter((m) => overlaps(m.start, m.start + m.duration, g.at, end));
+    const cause = causeOf(lo, lt);
+    causes.set(cause, (causes.get(cause) ?? 0) + 1);
     out.push(
-      `long frame at ${f(g.at)} ms: ${f(g.ms)} ms` +
-        (lo.length === 0 && lt.length === 0 ? " (no long task or long animation frame on the main thread: compositor/GC or the page was starved of CPU)" : "") +
+      `long frame at +${f((g.at - (frames.started ?? 0)) / 1000)} s: ${f(g.ms)} ms, ${cause}` +
         (lt.length ? `; long tasks ${lt.map((t) => `${f(t.duration)} ms`).join(", ")}` : "") +
-        (fl.length ? `; slow flushes ${fl.map((m) => `${m.name} ${f(m.duration)} ms`).join(", ")}` : ""),
+        (fl.length ? `; slow store flushes ${fl.map((m) => `${m.name} ${f(m.duration)} ms`).join(", ")}` : ""),
     );
     for (const l of lo) out.push(`  ${loafLine(l)}`);
   }
+  if (frames.long.length > 0) out.splice(2, 0, `frames over 50 ms by cause: ${[...causes].map(([c, n]) => `${n} ${c}`).join(", ")}`);
   const matched = new Set(frames.long.flatMap((g) => obs.loaf.filter((l) => overlaps(l.start, l.start + l.duration, g.at, g.at + g.ms))));
   for (const l of obs.loaf.filter((x) => !matched.has(x))) out.push(`(not a frame over 50 ms) ${loafLine(l)}`);
   return out;

@@ -25,6 +25,7 @@ import {
   type JobsPage,
   type QueuesResponse,
   type Rules,
+  type SourceSaved,
   type SourcesResponse,
   type SourceTestResult,
   type TelltaleEvent,
@@ -155,6 +156,8 @@ export const sourceTestResult: Checker = object(
   { error: apiErrorBody },
 );
 
+export const sourceSaved: Checker = object({ name: str, running: bool, warnings: arrayOf(str) }, { reason: str });
+
 export const rules: Checker = object(
   {
     enabled: bool,
@@ -178,6 +181,7 @@ export const parse = {
   history: (v: unknown) => expect<HistoryResponse>(history, "history", v),
   health: (v: unknown) => expect<HealthResponse>(health, "health", v),
   sourceTestResult: (v: unknown) => expect<SourceTestResult>(sourceTestResult, "source test", v),
+  sourceSaved: (v: unknown) => expect<SourceSaved>(sourceSaved, "saved source", v),
   rules: (v: unknown) => expect<Rules>(rules, "rules", v),
 };
 
@@ -195,6 +199,7 @@ export const checkers = {
   health,
   apiErrorBody,
   sourceTestResult,
+  sourceSaved,
   rules,
 } satisfies Record<string, Checker>;
 export type CheckerName = keyof typeof checkers;

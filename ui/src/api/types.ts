@@ -264,6 +264,16 @@ export interface SourceTestResult {
   elapsed_ms: number;
 }
 
+/** `relay::source_edit::Saved`: what `POST /api/sources` and `PUT /api/sources/{name}` answer. */
+export interface SourceSaved {
+  name: string;
+  /** The source runs (false when disabled, or when it could not start: see `reason`). */
+  running: boolean;
+  reason?: string;
+  /** Loader warnings about the saved file (a literal secret in a URL, ...). */
+  warnings: string[];
+}
+
 /** `config::NotificationsConfig` over JSON (`GET/PUT /api/rules`). */
 export interface Rules {
   enabled: boolean;

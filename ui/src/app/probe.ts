@@ -1,7 +1,7 @@
 // A read-only window into the live state for tests and operators' devtools:
 // `window.__telltale.stats()` (store counters) and `window.__telltale.frames` (frame
 // times measured with requestAnimationFrame, used by the browser performance test).
-import type { Live } from "./live";
+import type { FlushTime, Live } from "./live";
 
 export interface FrameStats {
   count: number;
@@ -11,6 +11,8 @@ export interface FrameStats {
   over50: number;
   /** Frames over 50 ms: when each started (performance.now()) and how long it took. */
   long: { at: number; ms: number }[];
+  /** performance.now() when the measurement started. */
+  started: number;
 }
 
 declare global {
@@ -19,6 +21,8 @@ declare global {
       stats: () => { lastSeq: number; jobs: number; applied: number; duplicates: number; evicted: number; invalid: number; link: string };
       startFrames: () => void;
       stopFrames: () => FrameStats;
+      /** The store flushes timed since `startFrames` (at, ms, events). */
+      flushTimes: () => FlushTime[];
       jobStatus: (id: string) => string | undefined;
       job: (id: string) => { status: string; events: number; last_seq: number } | undefined;
     };
@@ -33,7 +37,7 @@ export function frameStats(deltas: number[], at: number[] = []): FrameStats {
   deltas.forEach((ms, i) => {
     if (ms > 50) long.push({ at: at[i] ?? 0, ms });
   });
-  return { count: s.length, max: s[s.length - 1] ?? 0, p50: q(0.5), p99: q(0.99), over50: long.length, long };
+  return { count: s.length, max: s[s.length - 1] ?? 0, p50: q(0.5), p99: q(0.99), over50: long.length, long, started: at[0] ?? 0 };
 }
 
 export function installFrameProbe(live: Live): void {
@@ -61,6 +65,7 @@ export function installFrameProbe(live: Live): void {
       deltas = [];
       starts = [];
       last = 0;
+      live.flushTimes.length = 0;
       live.timing = true;
       running = true;
       requestAnimationFrame(tick);
@@ -70,6 +75,7 @@ export function installFrameProbe(live: Live): void {
       live.timing = false;
       return frameStats(deltas, starts);
     },
+    flushTimes: () => [...live.flushTimes],
     jobStatus: (id) => live.store.jobs.get(id)?.state.status,
     job: (id) => {
       const s = live.store.jobs.get(id)?.state;

@@ -142,7 +142,7 @@ export function History({ live }: { live: Live }) {
         <button type="button" onClick={() => void doExport("csv")} data-testid="export-csv">Export CSV</button>
         <button type="button" onClick={() => void doExport("json")} data-testid="export-json">Export JSON</button>
         <span class="muted">
-          Exports the time window and filters above, in full (not only the rows shown){form.q ? "; the relay's export does not apply the search text" : ""}.
+          Exports the search, time window and filters above, in full (not only the rows shown).
         </span>
         {exportMsg ? <span data-testid="export-msg">{exportMsg}</span> : null}
       </div>

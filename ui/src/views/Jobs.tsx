@@ -1,6 +1,8 @@
 // The live jobs table: virtualised (only the visible rows exist in the DOM), fed by
 // the store's per-frame change sets, filters in the URL, keyboard navigation.
+import { Component } from "preact";
 import { useEffect, useMemo, useRef, useState } from "preact/hooks";
+import type { EntityState } from "../api/types";
 import type { Live } from "../app/live";
 import { navigate, replaceParams, route } from "../app/router";
 import { ago, clock, count, duration } from "../app/format";
@@ -11,6 +13,53 @@ import { Empty, Progress, StatusBadge } from "../components/ui";
 
 const ROW = 34;
 const OVERSCAN = 8;
+/** How often a running job's duration is redrawn while events keep the table busy. */
+const DURATION_STEP = 250;
+
+interface JobRowProps {
+  s: EntityState;
+  /** The job's last seq and event count: its state object is updated in place, so
+   * these tell a changed job from an unchanged one. */
+  seq: number;
+  events: number;
+  selected: boolean;
+  /** The clock for a running job's duration; 0 for jobs whose duration is fixed. */
+  now: number;
+}
+
+/** One row; re-renders only when its job, selection or (running) clock changed. */
+export class JobRow extends Component<JobRowProps> {
+  override shouldComponentUpdate(n: JobRowProps): boolean {
+    const p = this.props;
+    return n.s !== p.s || n.seq !== p.seq || n.events !== p.events || n.selected !== p.selected || n.now !== p.now;
+  }
+
+  override render() {
+    const { s, selected, now } = this.props;
+    const failed = s.status === "failed";
+    return (
+      <div
+        role="row"
+        aria-selected={selected}
+        data-job={s.entity}
+        data-status={s.status}
+        class={`jrow${failed ? " failed" : ""}${selected ? " selected" : ""}`}
+      >
+        <span role="cell" class="c-id">
+          <a href={`#/jobs/${encodeURIComponent(s.entity)}`} tabIndex={-1}>{s.entity}</a>
+        </span>
+        <span role="cell" class="c-status"><StatusBadge status={s.status} /></span>
+        <span role="cell" class="c-progress"><Progress value={s.progress} status={s.status} /></span>
+        <span role="cell" class="c-stage">{s.stage ?? ""}</span>
+        <span role="cell" class={`c-message${s.error ? " error-text" : ""}`} title={s.error ?? s.message ?? ""}>{s.error ?? s.message ?? ""}</span>
+        <span role="cell" class="c-source">{s.source}</span>
+        <span role="cell" class="c-queue">{s.parent ?? ""}</span>
+        <span role="cell" class="c-started" title={s.started_at ? new Date(s.started_at).toISOString() : ""}>{clock(s.started_at ?? s.first_seen)}</span>
+        <span role="cell" class="c-duration">{duration(durationMs(s, now))}</span>
+      </div>
+    );
+  }
+}
 
 export function Jobs({ live }: { live: Live }) {
   const params = route.value.params;
@@ -22,8 +71,10 @@ export function Jobs({ live }: { live: Live }) {
   const [viewport, setViewport] = useState({ top: 0, height: 600 });
   const anchor = useRef<{ entity: string; offset: number } | null>(null);
 
-  // Filter changes rebuild the list once.
+  // Filter changes rebuild the list once (the list was built with the first filter:
+  // rebuilding it again when the view opens would scan the whole board twice).
   useEffect(() => {
+    if (list.currentFilter === filter) return;
     list.setFilter(filter);
     setTick((t) => t + 1);
   }, [filter, list]);
@@ -81,38 +132,22 @@ export function Jobs({ live }: { live: Live }) {
   const first = Math.max(0, Math.floor(viewport.top / ROW) - OVERSCAN);
   const last = Math.min(total, Math.ceil((viewport.top + viewport.height) / ROW) + OVERSCAN);
   const now = Date.now();
+  // Running jobs' durations move with the clock: their rows re-render at most every
+  // DURATION_STEP ms; other rows only when their job changed (see JobRow).
+  const rowNow = now - (now % DURATION_STEP);
   const rows = [];
   for (let i = first; i < last; i++) {
     const e = list.at(i);
     if (!e) continue;
     const s = e.state;
-    const failed = s.status === "failed";
-    rows.push(
-      <div
-        key={s.entity}
-        role="row"
-        aria-selected={selected === s.entity}
-        data-job={s.entity}
-        data-status={s.status}
-        class={`jrow${failed ? " failed" : ""}${selected === s.entity ? " selected" : ""}`}
-        style={{ transform: `translateY(${i * ROW}px)` }}
-        onClick={() => setSelected(s.entity)}
-        onDblClick={() => navigate(["jobs", s.entity])}
-      >
-        <span role="cell" class="c-id">
-          <a href={`#/jobs/${encodeURIComponent(s.entity)}`} tabIndex={-1}>{s.entity}</a>
-        </span>
-        <span role="cell" class="c-status"><StatusBadge status={s.status} /></span>
-        <span role="cell" class="c-progress"><Progress value={s.progress} status={s.status} /></span>
-        <span role="cell" class="c-stage">{s.stage ?? ""}</span>
-        <span role="cell" class={`c-message${s.error ? " error-text" : ""}`} title={s.error ?? s.message ?? ""}>{s.error ?? s.message ?? ""}</span>
-        <span role="cell" class="c-source">{s.source}</span>
-        <span role="cell" class="c-queue">{s.parent ?? ""}</span>
-        <span role="cell" class="c-started" title={s.started_at ? new Date(s.started_at).toISOString() : ""}>{clock(s.started_at ?? s.first_seen)}</span>
-        <span role="cell" class="c-duration">{duration(durationMs(s, now))}</span>
-      </div>,
-    );
+    const ticking = s.started_at !== undefined && s.finished_at === undefined;
+    rows.push(<JobRow key={s.entity} s={s} seq={s.last_seq} events={s.events} selected={selected === s.entity} now={ticking ? rowNow : 0} />);
   }
+  // One handler for every row (event delegation): no closures per row and frame.
+  const rowOf = (ev: MouseEvent): string | null => {
+    const t = ev.target instanceof Element ? ev.target.closest<HTMLElement>("[data-job]") : null;
+    return t?.dataset.job ?? null;
+  };
 
   const moveTo = (i: number) => {
     const n = list.length;
@@ -162,7 +197,7 @@ export function Jobs({ live }: { live: Live }) {
           {count(total)} shown · {count(live.store.jobCount)} on the board · {count(failedCount)} failed
         </span>
       </header>
-      <FilterBar filter={filter} setFilter={setFilter} sources={sources} queues={queues} />
+      <FilterBar filter={filter} setFilter={setFilter} sources={sources} queues={queues} sourcesKey={sources.join("\n")} queuesKey={queues.join("\n")} />
       {total === 0 ? (
         live.store.jobCount === 0 ? (
           <Empty title="No jobs yet">
@@ -199,7 +234,22 @@ export function Jobs({ live }: { live: Live }) {
           }}
           data-testid="jobs-body"
         >
-          <div class="jspacer" style={{ height: `${total * ROW}px` }}>
+          {/* The spacer gives the scroll height; the rows sit in one window moved to the
+              first visible row, in normal flow. A new job on top or a change of the total
+              then touches the spacer and a row or two, never every row's layout. */}
+          <div class="jspacer" style={{ height: `${total * ROW}px` }} />
+          <div
+            class="jwindow"
+            style={{ transform: `translateY(${first * ROW}px)` }}
+            onClick={(ev) => {
+              const id = rowOf(ev);
+              if (id !== null) setSelected(id);
+            }}
+            onDblClick={(ev) => {
+              const id = rowOf(ev);
+              if (id !== null) navigate(["jobs", id]);
+            }}
+          >
             {rows}
           </div>
         </div>
@@ -217,7 +267,28 @@ function lastSeen(live: Live): number | undefined {
   return m;
 }
 
-function FilterBar({ filter, setFilter, sources, queues }: { filter: JobFilter; setFilter: (f: JobFilter) => void; sources: string[]; queues: string[] }) {
+interface FilterBarProps {
+  filter: JobFilter;
+  setFilter: (f: JobFilter) => void;
+  sources: string[];
+  queues: string[];
+  /** The lists joined: the bar re-renders only when the filter or a list changed. */
+  sourcesKey: string;
+  queuesKey: string;
+}
+
+class FilterBar extends Component<FilterBarProps> {
+  override shouldComponentUpdate(n: FilterBarProps): boolean {
+    const p = this.props;
+    return n.filter !== p.filter || n.sourcesKey !== p.sourcesKey || n.queuesKey !== p.queuesKey;
+  }
+
+  override render() {
+    return <FilterBarInner {...this.props} />;
+  }
+}
+
+function FilterBarInner({ filter, setFilter, sources, queues }: FilterBarProps) {
   const [text, setText] = useState(filter.text);
   const timer = useRef<ReturnType<typeof setTimeout> | null>(null);
   useEffect(() => setText(filter.text), [filter.text]);

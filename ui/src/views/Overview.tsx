@@ -1,5 +1,5 @@
 // Overview: source health, the headline counters, and throughput.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useMemo, useState } from "preact/hooks";
 import { useLiveVersion, type Live } from "../app/live";
 import { ago, count, duration } from "../app/format";
 import type { SourceRow } from "../api/types";
@@ -18,8 +18,9 @@ export function Overview({ live }: { live: Live }) {
   const queued = (st.statusCounts.get("queued") ?? 0) + (st.statusCounts.get("delayed") ?? 0) + (st.statusCounts.get("retrying") ?? 0);
   let waiting = 0;
   for (const q of st.queues.values()) waiting += q.counts?.waiting ?? 0;
-  const failedHour = st.failedSince(now);
-  const tp = st.throughput(now, 60);
+  // These two scan every job on the board: once per clock tick, not once per frame.
+  const failedHour = useMemo(() => st.failedSince(now), [st, now]);
+  const tp = useMemo(() => st.throughput(now, 60), [st, now]);
   const sources = live.sources.value;
   const recentFailed = [];
   for (let i = st.order.length - 1; i >= 0 && recentFailed.length < 8; i--) {

@@ -12,6 +12,13 @@ import { missingMessage } from "./Sources";
 const DEFAULTS: RulesT = { enabled: true, statuses: ["failed"], sources: [], queues: [], coalesce_s: 10, snooze_s: 3600, snoozed_until: null };
 
 const list = (s: string): string[] => s.split(",").map((x) => x.trim()).filter((x) => x !== "");
+/** Whole seconds, never negative (the relay takes unsigned integers). */
+export const seconds = (v: string): number => {
+  const n = Math.round(Number(v));
+  return Number.isFinite(n) && n > 0 ? n : 0;
+};
+/** Later than any real date: "snoozed until resumed" (`new Date()` cannot show it). */
+const FOREVER = 8.64e15;
 
 export function Rules({ live }: { live: Live }) {
   const [rules, setRules] = useState<RulesT | null>(null);
@@ -56,16 +63,16 @@ export function Rules({ live }: { live: Live }) {
       <header class="view-head"><h2>Notification rules</h2></header>
       {missing ? <Callout kind="warn">{missing}</Callout> : null}
       {msg ? <Callout kind={msg.kind}>{msg.text}</Callout> : null}
-      <form class="card rules-form" onSubmit={(e) => { e.preventDefault(); void save({ ...rules, queues: list(queues) }); }}>
+      <form class="card rules-form" data-testid="rules-form" onSubmit={(e) => { e.preventDefault(); void save({ ...rules, queues: list(queues) }); }}>
         <fieldset disabled={disabled}>
           <label class="inline">
-            <input type="checkbox" checked={rules.enabled} onChange={(e) => setRules({ ...rules, enabled: e.currentTarget.checked })} /> desktop notifications on
+            <input type="checkbox" data-testid="rules-enabled" checked={rules.enabled} onChange={(e) => setRules({ ...rules, enabled: e.currentTarget.checked })} /> desktop notifications on
           </label>
           <fieldset>
             <legend>Notify for these statuses</legend>
             {JOB_STATUSES.map((s) => (
               <label key={s} class="inline">
-                <input type="checkbox" checked={rules.statuses.includes(s)} onChange={() => setRules({ ...rules, statuses: toggleIn(rules.statuses, s) })} /> {s}
+                <input type="checkbox" data-status={s} checked={rules.statuses.includes(s)} onChange={() => setRules({ ...rules, statuses: toggleIn(rules.statuses, s) })} /> {s}
               </label>
             ))}
           </fieldset>
@@ -74,31 +81,35 @@ export function Rules({ live }: { live: Live }) {
             {sourceNames.length === 0 ? <p class="muted small">No sources yet.</p> : null}
             {sourceNames.map((s) => (
               <label key={s} class="inline">
-                <input type="checkbox" checked={rules.sources.includes(s)} onChange={() => setRules({ ...rules, sources: toggleIn(rules.sources, s) })} /> {s}
+                <input type="checkbox" data-source={s} checked={rules.sources.includes(s)} onChange={() => setRules({ ...rules, sources: toggleIn(rules.sources, s) })} /> {s}
               </label>
             ))}
           </fieldset>
           <label>
-            Queues (comma-separated; empty = every queue) <input value={queues} onInput={(e) => setQueues(e.currentTarget.value)} placeholder="emails, resume-analysis" />
+            Queues (comma-separated; empty = every queue) <input value={queues} onInput={(e) => setQueues(e.currentTarget.value)} placeholder="emails, resume-analysis" data-testid="rules-queues" />
           </label>
           <label>
             Coalescing window (seconds): failures within it become one notification{" "}
-            <input type="number" min={0} max={3600} value={rules.coalesce_s} onInput={(e) => setRules({ ...rules, coalesce_s: Number(e.currentTarget.value) })} />
+            <input type="number" min={0} max={3600} value={rules.coalesce_s} onInput={(e) => setRules({ ...rules, coalesce_s: seconds(e.currentTarget.value) })} data-testid="rules-coalesce" />
           </label>
           <label>
             Snooze length (seconds){" "}
-            <input type="number" min={60} max={7 * 86400} value={rules.snooze_s} onInput={(e) => setRules({ ...rules, snooze_s: Number(e.currentTarget.value) })} />
+            <input type="number" min={60} max={7 * 86400} value={rules.snooze_s} onInput={(e) => setRules({ ...rules, snooze_s: seconds(e.currentTarget.value) })} data-testid="rules-snooze" />
             <span class="muted small"> = {duration(rules.snooze_s * 1000)}</span>
           </label>
           <div class="form-actions">
-            <button type="submit" class="primary">Save rules</button>
+            <button type="submit" class="primary" data-testid="rules-save">Save rules</button>
           </div>
         </fieldset>
       </form>
       <div class="card">
         <h3>Snooze</h3>
         <p data-testid="snooze-state">
-          {snoozed ? `Notifications are snoozed until ${dateTime(rules.snoozed_until ?? undefined)}.` : "Notifications are not snoozed."}
+          {!snoozed
+            ? "Notifications are not snoozed."
+            : (rules.snoozed_until ?? 0) >= FOREVER
+              ? "Notifications are snoozed until you resume them."
+              : `Notifications are snoozed until ${dateTime(rules.snoozed_until ?? undefined)}.`}
         </p>
         <div class="form-actions">
           <button type="button" disabled={disabled} onClick={() => void save({ ...rules, snoozed_until: now + rules.snooze_s * 1000 })}>Snooze for {duration(rules.snooze_s * 1000)}</button>

@@ -5,7 +5,7 @@ import { useState } from "preact/hooks";
 import type { Live } from "../app/live";
 import { ApiError } from "../api/client";
 import { parse } from "../api/guards";
-import type { SecretInput, SecretView, SourceInput, SourceRow, SourceTestResult } from "../api/types";
+import type { SecretInput, SecretView, SourceInput, SourceRow, SourceSaved, SourceTestResult } from "../api/types";
 import { ago, count, duration, prettyRaw } from "../app/format";
 import { Callout, Empty, StatusBadge } from "../components/ui";
 
@@ -19,23 +19,92 @@ export function missingMessage(e: ApiError, what: string, section = "[[sources]]
   return `${what} is not possible from this window: ${e.message}. Until the relay supports it, edit ${section} in telltale.toml and restart Telltale.`;
 }
 
+const REFERENCE = /^\$\{[A-Za-z_][A-Za-z0-9_]*\}$/;
+/** Query parameters whose values are secrets (the relay shows them as `***`). */
+const SECRET_PARAM = /token|key|secret|passw|auth|session|credential/i;
+
+/**
+ * Secrets written in clear in a source URL: the password, and secret-looking query
+ * values that are not `${NAME}` references. `***` (how the relay shows a secret the
+ * file already holds) means "unchanged" and is not one.
+ */
+export function literalSecretsInUrl(url: string): string[] {
+  const found: string[] = [];
+  const dec = (v: string) => {
+    try {
+      return decodeURIComponent(v);
+    } catch {
+      return v;
+    }
+  };
+  const ok = (v: string) => v === "" || v === "***" || REFERENCE.test(dec(v));
+  const m = /^[A-Za-z][A-Za-z0-9+.-]*:\/\/([^/?#]*)@/.exec(url.trim());
+  const userinfo = m?.[1];
+  if (userinfo !== undefined && userinfo.includes(":")) {
+    const password = userinfo.slice(userinfo.indexOf(":") + 1);
+    if (!ok(password)) found.push("the password");
+  }
+  const q = url.indexOf("?");
+  if (q >= 0) {
+    for (const pair of url.slice(q + 1).split("#")[0]?.split("&") ?? []) {
+      const eq = pair.indexOf("=");
+      if (eq < 0) continue;
+      const name = dec(pair.slice(0, eq));
+      if (SECRET_PARAM.test(name) && !ok(pair.slice(eq + 1))) found.push(`?${name}=`);
+    }
+  }
+  return found;
+}
+
+/** What the relay said about a saved source, in a sentence or two. */
+export function savedMessage(verb: string, s: SourceSaved): { kind: "info" | "warn"; text: string } {
+  const state = s.running ? "it is running" : s.reason ? `it is not running: ${s.reason}` : "it is not running (disabled)";
+  const warnings = s.warnings.length > 0 ? ` Warnings: ${s.warnings.join("; ")}.` : "";
+  return { kind: s.reason || s.warnings.length > 0 ? "warn" : "info", text: `${verb} ${s.name}; ${state}.${warnings}` };
+}
+
+type Msg = { kind: "info" | "error" | "warn"; text: string };
+
 export function Sources({ live }: { live: Live }) {
   const [editing, setEditing] = useState<SourceRow | "new" | null>(null);
-  const [msg, setMsg] = useState<{ kind: "info" | "error" | "warn"; text: string } | null>(null);
+  const [msg, setMsg] = useState<Msg | null>(null);
+  const [tested, setTested] = useState<{ name: string; result: SourceTestResult } | null>(null);
+  const [busy, setBusy] = useState<string | null>(null);
   const now = Date.now();
   const sources = live.sources.value;
 
-  const act = async (label: string, f: () => Promise<unknown>) => {
+  /** Runs one row action; its result (or failure) is the view's message. */
+  const act = async (label: string, f: () => Promise<Msg | null>) => {
     setMsg(null);
+    setBusy(label);
     try {
-      await f();
-      setMsg({ kind: "info", text: `${label}: done.` });
+      const m = await f();
+      setMsg(m);
       await live.pollSources();
     } catch (e) {
       if (e instanceof ApiError && e.missingEndpoint) setMsg({ kind: "warn", text: missingMessage(e, label) });
       else setMsg({ kind: "error", text: `${label} failed: ${e instanceof Error ? e.message : String(e)}` });
+    } finally {
+      setBusy(null);
     }
   };
+  const test = (s: SourceRow) =>
+    act(`Testing ${s.name}`, async () => {
+      setTested(null);
+      const result = await live.client.send("POST", "/api/sources/test", toInput(s), parse.sourceTestResult);
+      setTested({ name: s.name, result });
+      return null;
+    });
+  const setEnabled = (s: SourceRow, enabled: boolean) =>
+    act(`${enabled ? "Enabling" : "Disabling"} ${s.name}`, async () =>
+      savedMessage(enabled ? "Enabled" : "Disabled", await live.client.send("PUT", path(s.name), { ...toInput(s), enabled }, parse.sourceSaved)),
+    );
+  const remove = (s: SourceRow) =>
+    act(`Deleting ${s.name}`, async () => {
+      await live.client.send("DELETE", path(s.name), undefined, () => null);
+      if (tested?.name === s.name) setTested(null);
+      return { kind: "info", text: `Deleted ${s.name}; its stored history is kept.` };
+    });
   const path = (name: string) => `/api/sources/${encodeURIComponent(name)}`;
 
   return (
@@ -45,13 +114,22 @@ export function Sources({ live }: { live: Live }) {
         <button type="button" class="primary" onClick={() => setEditing("new")} data-testid="add-source">Add source</button>
       </header>
       {msg ? <Callout kind={msg.kind}>{msg.text}</Callout> : null}
+      {busy !== null ? <p class="muted" role="status">{busy}…</p> : null}
+      {tested !== null ? (
+        <div class="card" data-testid="source-test-result">
+          <h3>
+            Test of {tested.name} <button type="button" onClick={() => setTested(null)}>Close</button>
+          </h3>
+          <TestResultView result={tested.result} />
+        </div>
+      ) : null}
       {editing !== null ? (
         <SourceForm
           live={live}
           initial={editing === "new" ? null : editing}
-          onDone={(text) => {
+          onDone={(m) => {
             setEditing(null);
-            if (text) setMsg({ kind: "info", text });
+            if (m) setMsg(m);
             void live.pollSources();
           }}
         />
@@ -79,26 +157,34 @@ export function Sources({ live }: { live: Live }) {
                     <div class="muted small">next attempt {s.next_attempt_at > now ? `in ${duration(s.next_attempt_at - now)}` : "now"}</div>
                   ) : null}
                 </td>
-                <td class="mono small">{s.config?.url ?? <span class="muted">(configuration not reported by this relay)</span>}</td>
+                <td class="mono small">{s.config?.url ?? <span class="muted">(not in the config file: given with --source, or this relay does not report it)</span>}</td>
                 <td class="muted">{ago(s.last_event_at, now)}</td>
                 <td class="num">{count(s.events)}</td>
                 <td class="actions">
-                  <button type="button" onClick={() => setEditing(s)}>Edit</button>
-                  <button type="button" onClick={() => void act(`Testing ${s.name}`, () => live.client.send("POST", "/api/sources/test", toInput(s), parse.sourceTestResult))}>Test</button>
-                  {s.health === "disabled" || s.config?.enabled === false ? (
-                    <button type="button" onClick={() => void act(`Enabling ${s.name}`, () => live.client.send("PUT", path(s.name), { ...toInput(s), enabled: true }, () => null))}>Enable</button>
+                  {s.config === undefined ? (
+                    <span class="muted small">Only sources in the config file can be changed here.</span>
                   ) : (
-                    <button type="button" onClick={() => void act(`Disabling ${s.name}`, () => live.client.send("PUT", path(s.name), { ...toInput(s), enabled: false }, () => null))}>Disable</button>
+                    <>
+                  <button type="button" onClick={() => setEditing(s)} data-testid="source-edit">Edit</button>
+                  <button type="button" disabled={busy !== null} onClick={() => void test(s)} data-testid="source-test">Test</button>
+                  {s.health === "disabled" || !s.config.enabled ? (
+                    <button type="button" disabled={busy !== null} onClick={() => void setEnabled(s, true)} data-testid="source-enable">Enable</button>
+                  ) : (
+                    <button type="button" disabled={busy !== null} onClick={() => void setEnabled(s, false)} data-testid="source-disable">Disable</button>
                   )}
                   <button
                     type="button"
                     class="danger"
+                    disabled={busy !== null}
+                    data-testid="source-delete"
                     onClick={() => {
-                      if (confirm(`Delete the source “${s.name}”? Its stored history is kept.`)) void act(`Deleting ${s.name}`, () => live.client.send("DELETE", path(s.name), undefined, () => null));
+                      if (confirm(`Delete the source “${s.name}”? Its stored history is kept.`)) void remove(s);
                     }}
                   >
                     Delete
                   </button>
+                    </>
+                  )}
                 </td>
               </tr>
             ))}
@@ -187,7 +273,7 @@ function SecretField({ label, current, draft, onChange, canKeep }: { label: stri
   );
 }
 
-function SourceForm({ live, initial, onDone }: { live: Live; initial: SourceRow | null; onDone: (msg?: string) => void }) {
+function SourceForm({ live, initial, onDone }: { live: Live; initial: SourceRow | null; onDone: (msg?: Msg) => void }) {
   const c = initial?.config;
   const [name, setName] = useState(initial?.name ?? "");
   const [url, setUrl] = useState(c?.url ?? "");
@@ -204,6 +290,10 @@ function SourceForm({ live, initial, onDone }: { live: Live; initial: SourceRow 
   const build = (): SourceInput | string => {
     if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) return "Name: letters, digits, '.', '_' or '-', starting with a letter or digit.";
     if (!/^(https?|rediss?|bullmqs?):\/\//.test(url)) return "URL: must start with http(s)://, redis(s):// or bullmq(s)://.";
+    const literal = literalSecretsInUrl(url);
+    if (literal.length > 0) {
+      return `URL: ${literal.join(" and ")} would be saved in clear in the config file; write ${literal.length > 1 ? "them" : "it"} as \${NAME} (an environment variable, e.g. redis://:\${REDIS_PASSWORD}@host:6379), or use the secret fields below.`;
+    }
     const input: SourceInput = { name, url, enabled, headers: {} };
     for (const h of headers) {
       if (h.name.trim() === "") continue;
@@ -233,11 +323,9 @@ function SourceForm({ live, initial, onDone }: { live: Live; initial: SourceRow 
         setTest(null);
         setTest(await live.client.send("POST", "/api/sources/test", input, parse.sourceTestResult));
       } else if (initial) {
-        await live.client.send("PUT", `/api/sources/${encodeURIComponent(initial.name)}`, input, () => null);
-        onDone(`Saved ${name}.`);
+        onDone(savedMessage("Saved", await live.client.send("PUT", `/api/sources/${encodeURIComponent(initial.name)}`, input, parse.sourceSaved)));
       } else {
-        await live.client.send("POST", "/api/sources", input, () => null);
-        onDone(`Added ${name}.`);
+        onDone(savedMessage("Added", await live.client.send("POST", "/api/sources", input, parse.sourceSaved)));
       }
     } catch (e) {
       if (e instanceof ApiError && e.missingEndpoint) setProblem({ kind: "warn", text: missingMessage(e, what === "test" ? "Testing a source" : "Saving a source") });
@@ -248,13 +336,13 @@ function SourceForm({ live, initial, onDone }: { live: Live; initial: SourceRow 
   };
 
   return (
-    <form class="card source-form" onSubmit={(e) => { e.preventDefault(); void run("save"); }}>
+    <form class="card source-form" data-testid="source-form" onSubmit={(e) => { e.preventDefault(); void run("save"); }}>
       <h3>{initial ? `Edit ${initial.name}` : "Add a source"}</h3>
       <label>
-        Name <input value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="payments-api" required />
+        Name <input value={name} onInput={(e) => setName(e.currentTarget.value)} placeholder="payments-api" required data-testid="source-name" />
       </label>
       <label class="wide">
-        URL <input value={url} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="https://api.example.com/events" required />
+        URL <input value={url} onInput={(e) => setUrl(e.currentTarget.value)} placeholder="https://api.example.com/events" required data-testid="source-url" />
       </label>
       <details class="small muted">
         <summary>URL forms</summary>
@@ -279,25 +367,37 @@ function SourceForm({ live, initial, onDone }: { live: Live; initial: SourceRow 
       </fieldset>
       {problem ? <Callout kind={problem.kind}>{problem.text}</Callout> : null}
       <div class="form-actions">
-        <button type="submit" class="primary" disabled={busy}>Save</button>
-        <button type="button" disabled={busy} onClick={() => void run("test")}>Test (connect once)</button>
+        <button type="submit" class="primary" disabled={busy} data-testid="source-save">Save</button>
+        <button type="button" disabled={busy} onClick={() => void run("test")} data-testid="source-form-test">Test (connect once)</button>
         <button type="button" onClick={() => onDone()}>Cancel</button>
       </div>
-      {test ? (
-        <div class="test-result">
-          {test.ok ? (
-            <Callout kind="info">Connected in {duration(test.elapsed_ms)}; {test.events.length} event(s) arrived.</Callout>
-          ) : (
-            <Callout kind="error">Failed after {duration(test.elapsed_ms)}: {test.error?.message ?? "unknown error"} {test.error ? `(${test.error.code})` : ""}</Callout>
-          )}
-          {test.events.slice(0, 20).map((e, i) => (
-            <details key={i}>
-              <summary>{e.kind} {e.entity} <StatusBadge status={e.status} /> {e.message ?? ""}</summary>
-              <pre>{prettyRaw(e.raw)}</pre>
-            </details>
-          ))}
-        </div>
-      ) : null}
+      {busy && !test ? <p class="muted" role="status">Working…</p> : null}
+      {test ? <TestResultView result={test} /> : null}
     </form>
+  );
+}
+
+/** What a connect-once test showed: how long, why it failed, what arrived. */
+function TestResultView({ result }: { result: SourceTestResult }) {
+  return (
+    <div class="test-result" data-testid="test-result" data-ok={String(result.ok)}>
+      {result.ok ? (
+        <Callout kind="info">
+          Connected in {duration(result.elapsed_ms)}; {result.events.length === 0 ? "no event arrived while connected (the source may just be quiet)" : `${result.events.length} event(s) arrived`}.
+        </Callout>
+      ) : (
+        <Callout kind="error">
+          Failed after {duration(result.elapsed_ms)}: {result.error?.message ?? "unknown error"} {result.error ? `(${result.error.code})` : ""}
+        </Callout>
+      )}
+      {result.events.slice(0, 20).map((e, i) => (
+        <details key={i} data-testid="test-event">
+          <summary>
+            {e.kind} {e.entity} <StatusBadge status={e.status} /> {e.message ?? ""}
+          </summary>
+          <pre>{prettyRaw(e.raw)}</pre>
+        </details>
+      ))}
+    </div>
   );
 }
