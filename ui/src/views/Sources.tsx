@@ -165,24 +165,24 @@ export function Sources({ live }: { live: Live }) {
                     <span class="muted small">Only sources in the config file can be changed here.</span>
                   ) : (
                     <>
-                  <button type="button" onClick={() => setEditing(s)} data-testid="source-edit">Edit</button>
-                  <button type="button" disabled={busy !== null} onClick={() => void test(s)} data-testid="source-test">Test</button>
-                  {s.health === "disabled" || !s.config.enabled ? (
-                    <button type="button" disabled={busy !== null} onClick={() => void setEnabled(s, true)} data-testid="source-enable">Enable</button>
-                  ) : (
-                    <button type="button" disabled={busy !== null} onClick={() => void setEnabled(s, false)} data-testid="source-disable">Disable</button>
-                  )}
-                  <button
-                    type="button"
-                    class="danger"
-                    disabled={busy !== null}
-                    data-testid="source-delete"
-                    onClick={() => {
-                      if (confirm(`Delete the source “${s.name}”? Its stored history is kept.`)) void remove(s);
-                    }}
-                  >
-                    Delete
-                  </button>
+                      <button type="button" onClick={() => setEditing(s)} data-testid="source-edit">Edit</button>
+                      <button type="button" disabled={busy !== null} onClick={() => void test(s)} data-testid="source-test">Test</button>
+                      {s.health === "disabled" || !s.config.enabled ? (
+                        <button type="button" disabled={busy !== null} onClick={() => void setEnabled(s, true)} data-testid="source-enable">Enable</button>
+                      ) : (
+                        <button type="button" disabled={busy !== null} onClick={() => void setEnabled(s, false)} data-testid="source-disable">Disable</button>
+                      )}
+                      <button
+                        type="button"
+                        class="danger"
+                        disabled={busy !== null}
+                        data-testid="source-delete"
+                        onClick={() => {
+                          if (confirm(`Delete the source “${s.name}”? Its stored history is kept.`)) void remove(s);
+                        }}
+                      >
+                        Delete
+                      </button>
                     </>
                   )}
                 </td>
