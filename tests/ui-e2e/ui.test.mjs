@@ -398,12 +398,16 @@ describe("UI end to end", { concurrency: false }, () => {
 
     // Snooze, and resume.
     const t0 = Date.now();
-    await page.click("text=Snooze for 10m");
+    await page.click("[data-testid=rules-snooze-for]");
     await waitFor("the snooze to be set", async () => ((await serve.api("/api/rules")).snoozed_until ?? 0) >= t0 + 590_000, 5_000);
-    assert.match((await page.textContent("[data-testid=snooze-state]")) ?? "", /snoozed until/);
+    await waitFor("the page to say it is snoozed", async () => /snoozed until \d{4}-/.test((await page.textContent("[data-testid=snooze-state]")) ?? ""), 5_000);
     await shot("rules");
-    await page.click("text=Resume");
+    await page.click("[data-testid=rules-snooze-forever]");
+    await waitFor("the page to say it is snoozed until resumed", async () => /until you resume them/.test((await page.textContent("[data-testid=snooze-state]")) ?? ""), 5_000);
+    assert.ok(((await serve.api("/api/rules")).snoozed_until ?? 0) > Date.now() + 365 * 86_400_000, "snoozed until resumed");
+    await page.click("[data-testid=rules-resume]");
     await waitFor("the snooze to be lifted", async () => (await serve.api("/api/rules")).snoozed_until == null, 5_000);
+    await waitFor("the page to say it is not snoozed", async () => /not snoozed/.test((await page.textContent("[data-testid=snooze-state]")) ?? ""), 5_000);
 
     // A fresh page shows what the relay has.
     await go("#/");

@@ -112,9 +112,9 @@ export function Rules({ live }: { live: Live }) {
               : `Notifications are snoozed until ${dateTime(rules.snoozed_until ?? undefined)}.`}
         </p>
         <div class="form-actions">
-          <button type="button" disabled={disabled} onClick={() => void save({ ...rules, snoozed_until: now + rules.snooze_s * 1000 })}>Snooze for {duration(rules.snooze_s * 1000)}</button>
-          <button type="button" disabled={disabled} onClick={() => void save({ ...rules, snoozed_until: Number.MAX_SAFE_INTEGER })}>Snooze until resumed</button>
-          <button type="button" disabled={disabled || !snoozed} onClick={() => void save({ ...rules, snoozed_until: null })}>Resume</button>
+          <button type="button" disabled={disabled} data-testid="rules-snooze-for" onClick={() => void save({ ...rules, snoozed_until: now + rules.snooze_s * 1000 })}>Snooze for {duration(rules.snooze_s * 1000)}</button>
+          <button type="button" disabled={disabled} data-testid="rules-snooze-forever" onClick={() => void save({ ...rules, snoozed_until: Number.MAX_SAFE_INTEGER })}>Snooze until resumed</button>
+          <button type="button" disabled={disabled || !snoozed} data-testid="rules-resume" onClick={() => void save({ ...rules, snoozed_until: null })}>Resume</button>
         </div>
       </div>
     </section>

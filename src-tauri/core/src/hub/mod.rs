@@ -73,14 +73,14 @@ impl Hub {
         let reader = Reader::open(&opts.db)?;
         // The entities table is written behind ingestion: fold in what came after it.
         let mut board = Board::from_states(reader.all_entities()?);
-        let mut dirty = std::collections::HashSet::new();
+        let mut dirty = std::collections::HashMap::new();
         let mut after = writer.entities_seq();
         loop {
             let page = reader.since(after, &EventFilter::default(), 10_000)?;
             let Some(last) = page.last() else { break };
             after = last.seq;
             for e in &page {
-                dirty.insert(board.apply(e));
+                dirty.entry(board.apply(e)).or_insert(e.seq);
             }
         }
         let board = Arc::new(RwLock::new(board));
@@ -125,7 +125,17 @@ impl Hub {
     /// Events after `after` matching `filter`: first from the store, then live, with
     /// no gap and no duplicate at the seam.
     pub fn subscribe(&self, after: u64, filter: EventFilter) -> Subscription {
-        Subscription::new(self.live.subscribe(), self.db.clone(), after, filter)
+        // The receiver first, then the stored horizon: a batch committed in between
+        // comes through the receiver, and anything at or below `after` is skipped.
+        let live = self.live.subscribe();
+        let stored = self.health().last_seq;
+        let mut sub = Subscription::new(live, self.db.clone(), after, filter);
+        if after >= stored {
+            // Nothing to replay: an idle client from "now" costs no SQLite connection
+            // and no blocking thread. A seq jump still sends it to the store.
+            sub.skip_replay();
+        }
+        sub
     }
 
     /// Only what is stored from now on (the rules engine: never history).

@@ -41,6 +41,10 @@ impl Subscription {
         }
     }
 
+    pub(super) fn skip_replay(&mut self) {
+        self.catching_up = false;
+    }
+
     /// The highest seq this subscription has passed (its resume point).
     pub fn position(&self) -> u64 {
         self.horizon

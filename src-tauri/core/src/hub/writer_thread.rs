@@ -1,6 +1,6 @@
 //! The writer thread's loop.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -23,8 +23,9 @@ pub(super) struct WriterThread {
     pub health: Arc<Mutex<HubHealth>>,
     pub stop: Arc<AtomicBool>,
     pub opts: HubOptions,
-    /// Entities changed since the entities table was last written.
-    pub dirty: HashSet<EntityKey>,
+    /// Entities changed since their row was last written, each with the first seq
+    /// that changed it: the entities table is current up to just below the smallest.
+    pub dirty: HashMap<EntityKey, u64>,
     /// Dropped with the thread, after the final checkpoint.
     pub _checkpointer: Checkpointer,
 }
@@ -55,6 +56,11 @@ const ENTITY_FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// ...or sooner when this many entities changed.
 const ENTITY_FLUSH_AT: usize = 50_000;
 
+/// Entity rows written per slice between commits.
+const ENTITY_SLICE: usize = 2_000;
+/// Events indexed for search per slice between commits.
+const SEARCH_SLICE: u64 = 2_000;
+
 /// Search indexing may lag ingestion by this much before it takes turns with it.
 const MAX_SEARCH_LAG: u64 = 200_000;
 const RETENTION_STEP: u64 = 5_000;
@@ -82,7 +88,7 @@ impl WriterThread {
                 }
                 // A quiet stream still gets its latest states written.
                 if !self.dirty.is_empty() && last_entity_flush.elapsed() >= ENTITY_FLUSH_EVERY {
-                    self.flush_entities();
+                    self.flush_entities(usize::MAX);
                     last_entity_flush = Instant::now();
                 }
                 self.idle_work(&mut last_retention);
@@ -98,26 +104,32 @@ impl WriterThread {
             self.commit(&mut batches);
             if !acks.is_empty() {
                 // `flush()` promises everything is stored, entity states included.
-                self.flush_entities();
+                self.flush_entities(usize::MAX);
                 last_entity_flush = Instant::now();
             }
             let last = self.writer.next_seq() - 1;
             for a in acks.drain(..) {
                 let _ = a.send(last);
             }
-            if last_entity_flush.elapsed() >= ENTITY_FLUSH_EVERY
-                || self.dirty.len() >= ENTITY_FLUSH_AT
+            // Behind ingestion, in slices between commits: one big write of every
+            // changed entity (or a big search step) would stall the next batch for tens
+            // of milliseconds; slices keep each pause short and still keep up.
+            if !self.dirty.is_empty()
+                && (last_entity_flush.elapsed() >= ENTITY_FLUSH_EVERY
+                    || self.dirty.len() >= ENTITY_FLUSH_AT)
             {
-                self.flush_entities();
-                last_entity_flush = Instant::now();
+                self.flush_entities(ENTITY_SLICE);
+                if self.dirty.is_empty() {
+                    last_entity_flush = Instant::now();
+                }
             }
-            // Keep search from falling arbitrarily far behind under sustained load.
-            if self.writer.next_seq() - 1 - self.writer.search_indexed_upto() > MAX_SEARCH_LAG {
-                self.index_search();
+            let search_lag = self.writer.next_seq() - 1 - self.writer.search_indexed_upto();
+            if search_lag > MAX_SEARCH_LAG || (search_lag > 0 && self.inbox.is_empty()) {
+                self.index_search(SEARCH_SLICE);
             }
         }
         // Shutting down: everything queued is committed above; fold the WAL back.
-        self.flush_entities();
+        self.flush_entities(usize::MAX);
         let _ = self.writer.index_search(u64::MAX);
         if let Err(e) = self.writer.checkpoint() {
             tracing::warn!(error = %e, "checkpoint at shutdown failed; the WAL is replayed at next start");
@@ -136,7 +148,7 @@ impl WriterThread {
                     {
                         let mut board = self.board.write().unwrap_or_else(|p| p.into_inner());
                         for e in &events {
-                            self.dirty.insert(board.apply(e));
+                            self.dirty.entry(board.apply(e)).or_insert(e.seq);
                         }
                     }
                     if let Ok(mut h) = self.health.lock() {
@@ -187,25 +199,35 @@ impl WriterThread {
         }
     }
 
-    /// Writes the changed entity states behind ingestion. On failure they stay dirty
-    /// and are retried; the events they derive from are already stored.
-    fn flush_entities(&mut self) {
+    /// Writes up to `limit` changed entity states behind ingestion, and moves the
+    /// table's watermark to just below the oldest change still unwritten (replay from
+    /// there at start is idempotent). On failure they stay dirty and are retried; the
+    /// events they derive from are already stored.
+    fn flush_entities(&mut self, limit: usize) {
         if self.dirty.is_empty() {
             return;
         }
+        let keys: Vec<EntityKey> = self.dirty.keys().take(limit).cloned().collect();
+        let taken: Vec<(EntityKey, u64)> = keys
+            .into_iter()
+            .filter_map(|k| self.dirty.remove(&k).map(|seq| (k, seq)))
+            .collect();
         let states = {
             let board = self.board.read().unwrap_or_else(|p| p.into_inner());
-            board.states(self.dirty.iter())
+            board.states(taken.iter().map(|(k, _)| k))
         };
-        let upto = self.writer.next_seq() - 1;
-        match self.writer.write_entities(states.iter(), upto) {
-            Ok(_) => self.dirty.clear(),
-            Err(e) => tracing::warn!(error = %e, "cannot write entity states; will retry"),
+        let upto = match self.dirty.values().min() {
+            Some(oldest) => oldest.saturating_sub(1),
+            None => self.writer.next_seq() - 1,
+        };
+        if let Err(e) = self.writer.write_entities(states.iter(), upto) {
+            tracing::warn!(error = %e, "cannot write entity states; will retry");
+            self.dirty.extend(taken);
         }
     }
 
-    fn index_search(&mut self) {
-        match self.writer.index_search(self.opts.search_step) {
+    fn index_search(&mut self, step: u64) {
+        match self.writer.index_search(step) {
             Ok(_) => {
                 if let Ok(mut h) = self.health.lock() {
                     h.search_indexed_seq = self.writer.search_indexed_upto();
@@ -218,14 +240,14 @@ impl WriterThread {
     /// Work that must not delay ingestion: search indexing, then retention.
     fn idle_work(&mut self, last_retention: &mut Instant) {
         if self.writer.search_indexed_upto() < self.writer.next_seq() - 1 {
-            self.index_search();
+            self.index_search(self.opts.search_step);
             return;
         }
         if self.opts.retention.is_unbounded() || last_retention.elapsed() < IDLE_TICK * 20 {
             return;
         }
         // Retention decides what to drop from the entities table: make it current.
-        self.flush_entities();
+        self.flush_entities(usize::MAX);
         match self
             .writer
             .retention_step(&self.opts.retention, now_millis(), RETENTION_STEP)

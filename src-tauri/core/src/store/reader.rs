@@ -123,12 +123,21 @@ impl Reader {
         filter: &EventFilter,
         limit: usize,
     ) -> Result<Vec<Event>, StoreError> {
-        let words: Vec<String> = text
-            .split(|c: char| !c.is_alphanumeric() && c != '_' && c != '-' && c != '.' && c != ':')
-            .flat_map(|w| w.split(|c: char| !c.is_alphanumeric()))
-            .filter(|w| !w.is_empty())
-            .map(str::to_string)
+        // A word is what the user separated by spaces; its tokens are its alphanumeric
+        // runs. `job-4242` is one word of two tokens, searched as the phrase
+        // "job 4242" (adjacent), not as two independent prefixes: `job*` alone would
+        // match nearly every row and make id searches scan the whole index.
+        let phrases: Vec<Vec<String>> = text
+            .split_whitespace()
+            .map(|w| {
+                w.split(|c: char| !c.is_alphanumeric())
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
+            .filter(|t| !t.is_empty())
             .collect();
+        let words: Vec<String> = phrases.iter().map(|t| t.join(" ")).collect();
         if words.is_empty() {
             return self.query(filter, limit);
         }
@@ -146,7 +155,9 @@ impl Reader {
         // The unindexed tail: a direct scan, bounded because the hub indexes it when idle.
         let mut tail_conds = conds.clone();
         let mut word_args = Vec::new();
-        for w in &words {
+        // The tail scan is small: every token must appear (a little looser than the
+        // index's phrase match, never stricter).
+        for w in phrases.iter().flatten() {
             tail_conds.push(
                 "(instr(lower(e.entity || ' ' || coalesce(e.message,'') || ' ' || coalesce(e.error,'') || ' ' || e.raw), ?) > 0)"
                     .to_string(),
@@ -168,9 +179,18 @@ impl Reader {
             return Ok(out);
         }
 
+        // Only the last word is a prefix (the user may still be typing it).
         let fts_query = words
             .iter()
-            .map(|w| format!("\"{}\"*", w.replace('"', "\"\"")))
+            .enumerate()
+            .map(|(i, w)| {
+                let quoted = format!("\"{}\"", w.replace('"', "\"\""));
+                if i + 1 == words.len() {
+                    quoted + "*"
+                } else {
+                    quoted
+                }
+            })
             .collect::<Vec<_>>()
             .join(" ");
         let mut args = vec![Value::Text(fts_query)];

@@ -432,3 +432,43 @@ fn time_windows_are_exact_across_minutes_and_out_of_order_stamps() {
         all.iter().filter(|t| **t >= base + 590_000).count()
     );
 }
+
+#[test]
+fn id_shaped_words_are_phrases_and_only_the_last_word_is_a_prefix() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = Writer::open(&path).unwrap();
+    let mut board = Board::default();
+    let events = ["job-4242", "job-42", "job-4243", "4242-job"]
+        .iter()
+        .map(|id| ev("s", id, Status::Running, None))
+        .collect();
+    append(&mut w, &mut board, "s", events, None);
+    let r = Reader::open(&path).unwrap();
+    let entities = |q: &str| {
+        let mut v: Vec<String> = r
+            .search(q, &EventFilter::default(), 100)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.entity)
+            .collect();
+        v.sort();
+        v
+    };
+    // Unindexed tail and index must agree.
+    let before = entities("job-4242");
+    w.index_search(100).unwrap();
+    let after = entities("job-4242");
+    assert_eq!(
+        after,
+        vec!["job-4242".to_string()],
+        "the phrase, as a prefix of its last token"
+    );
+    assert!(before.contains(&"job-4242".to_string()));
+    assert_eq!(
+        entities("job-424"),
+        vec!["job-4242".to_string(), "job-4243".to_string()]
+    );
+    // A word before the last one is not a prefix.
+    assert!(entities("jo 4242").is_empty());
+}

@@ -42,7 +42,9 @@ impl RedisPubSubConfig {
             channels,
             patterns,
             trust: TlsTrust::System,
-            queue_capacity: 10_000,
+            // Like Redis's own pub/sub output buffer (32 MB, ~130k messages of
+            // 250 B): Telltale should not drop before Redis itself would.
+            queue_capacity: 150_000,
             initial_backoff: Duration::from_millis(250),
             max_backoff: Duration::from_secs(30),
             ping_interval: Duration::from_secs(15),
