@@ -346,7 +346,15 @@ describe("UI end to end", { concurrency: false }, () => {
     const id = `${PREFIX}-via-ui-source`;
     assert.ok((await secured.client.publish(channel, { jobId: id, status: "failed", error: "e2e: added from the UI" })) >= 1, "the added source is not subscribed");
     await go(`#/jobs?q=${id}`);
-    const row = await page.waitForSelector(`[data-job="${id}"][data-status="failed"]`, { timeout: 5_000 });
+    const row = await page.waitForSelector(`[data-job="${id}"][data-status="failed"]`, { timeout: 5_000 }).catch(async (e) => {
+      const relay = await serve.api(`/api/jobs/${id}/timeline`).catch((x) => x.message);
+      const health = await serve.api("/api/health");
+      const mine = await page.evaluate((j) => window.__telltale.job(j), id);
+      throw new Error(
+        `${e.message}\nrelay timeline: ${JSON.stringify(relay).slice(0, 300)}\nrelay last_seq ${health.hub.last_seq}; UI ${JSON.stringify(await uiStats())}; UI job ${JSON.stringify(mine)}; ` +
+          `count: ${await page.textContent("[data-testid=job-count]")}; hash ${await page.evaluate(() => location.hash)}`,
+      );
+    });
     assert.equal((await row.$eval(".c-source", (e) => e.textContent))?.trim(), name, "the job's source");
 
     // Disable: stopped, unsubscribed, saved as enabled = false.

@@ -18,6 +18,29 @@ describe("JobList", () => {
     expect(list.indexOf("a")).toBe(-1);
   });
 
+  it("knows when it missed a change (built before the view subscribed) and catches up", () => {
+    const st = new EventStore();
+    st.ingest([ev(1, "a", "running")]);
+    const list = new JobList(st, { statuses: [], source: "", queue: "", text: "b" });
+    expect(list.stale).toBe(false);
+    st.ingest([ev(2, "b", "failed")]); // nobody listening yet
+    expect(list.stale).toBe(true);
+    expect(list.indexOf("b")).toBe(-1);
+    list.rebuild();
+    expect(list.stale).toBe(false);
+    expect(list.indexOf("b")).toBe(0);
+  });
+
+  it("a change set after a missed one rebuilds instead of folding on a stale list", () => {
+    const st = new EventStore();
+    const list = new JobList(st);
+    st.ingest([ev(1, "a", "running")]); // missed
+    st.subscribe((c) => list.apply(c));
+    st.ingest([ev(2, "b", "running")]);
+    expect([list.at(0)?.state.entity, list.at(1)?.state.entity]).toEqual(["b", "a"]);
+    expect(list.stale).toBe(false);
+  });
+
   it("matches text in id, message, error and stage, case-insensitively", () => {
     const st = new EventStore();
     st.ingest([ev(1, "Resize-42", "running"), ev(2, "x", "failed", { error: "Disk FULL" }), ev(3, "y", "running", { stage: "upload" })]);

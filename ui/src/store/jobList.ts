@@ -51,6 +51,8 @@ export class JobList {
   private rows: JobEntry[] = [];
   private members = new Set<JobEntry>();
   private match: (s: EntityState) => boolean;
+  /** The store's `version` this list reflects (see `stale`). */
+  private seen = -1;
 
   constructor(
     private readonly store: EventStore,
@@ -100,10 +102,22 @@ export class JobList {
   rebuild(): void {
     this.rows = this.store.order.filter((e) => this.match(e.state));
     this.members = new Set(this.rows);
+    this.seen = this.store.version;
+  }
+
+  /**
+   * True when the store changed in a way this list was not told about (a change set
+   * emitted between building the list and subscribing it): `rebuild()` then.
+   */
+  get stale(): boolean {
+    return this.seen !== this.store.version;
   }
 
   /** Folds a frame's changes in; returns true if the visible set may have changed. */
   apply(c: ChangeSet): boolean {
+    // A change set this list missed before this one cannot be folded in: start over.
+    if (this.seen !== this.store.version - 1) c = { ...c, reset: true };
+    this.seen = this.store.version;
     if (c.reset) {
       this.rebuild();
       return true;

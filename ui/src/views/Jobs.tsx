@@ -79,8 +79,13 @@ export function Jobs({ live }: { live: Live }) {
     setTick((t) => t + 1);
   }, [filter, list]);
 
-  // Each frame's changes are folded in incrementally.
+  // Each frame's changes are folded in incrementally. Changes made after the list was
+  // built and before this effect runs were not seen: the list rebuilds once for them.
   useEffect(() => {
+    if (list.stale) {
+      list.rebuild();
+      setTick((t) => t + 1);
+    }
     return live.store.subscribe((c) => {
       const el = scroller.current;
       // Keep the rows the operator is looking at in place while new jobs arrive on top.
