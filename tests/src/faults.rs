@@ -439,7 +439,7 @@ pub async fn wait_until<T>(
     }
 }
 
-/// Runs one `#[ignore]`d test of this test binary in a child process (for figures
+/// Runs one ignored (child-only) test of this test binary in a child process (for figures
 /// that other tests running in parallel would disturb, such as RSS) and returns its
 /// output. Fails if it fails, does not run, or outlives `deadline`.
 pub fn run_test_in_child(test: &str, deadline: Duration) -> String {
