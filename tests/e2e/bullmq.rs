@@ -10,13 +10,13 @@ use std::time::Duration;
 
 use serde_json::Value;
 use telltale_core::board::Board;
-use telltale_core::engine::{Engine, EngineOptions, SourceHealth};
+use telltale_core::engine::SourceHealth;
 use telltale_core::model::{EntityKind, Event, Status};
 use telltale_core::normalize::FieldOverrides;
 use telltale_core::source::bullmq::BullMqConfig;
 use telltale_core::source::redis::RedisPubSubConfig;
 use telltale_core::source::url::{RedisTarget, SourceUrl};
-use telltale_core::store::{EventFilter, Reader, Retention};
+use telltale_tests::engine_on_disk::{start_engine as engine, stored_events as stored};
 use telltale_tests::redis_server::{MonitoredCommand, RedisOptions, RedisServer, SECOND_LOOPBACK};
 
 const DEADLINE: Duration = Duration::from_secs(60);
@@ -88,20 +88,6 @@ fn config(url: &str) -> BullMqConfig {
     c.initial_backoff = Duration::from_millis(50);
     c.max_backoff = Duration::from_millis(400);
     c
-}
-
-fn engine(db: &Path) -> Engine {
-    Engine::start(EngineOptions {
-        db: db.to_path_buf(),
-        retention: Retention::default(),
-    })
-    .expect("engine starts")
-}
-
-fn stored(db: &Path) -> Vec<Event> {
-    Reader::open(db)
-        .and_then(|r| r.since(0, &EventFilter::default(), 1_000_000))
-        .unwrap_or_default()
 }
 
 /// Latest (status, progress) per job: every stored event folded in `seq` order, as

@@ -4,10 +4,10 @@
 
 use std::time::{Duration, Instant};
 
-use telltale_core::engine::{Engine, EngineOptions};
 use telltale_core::hub::Ingest;
 use telltale_core::model::{EntityKind, Event, Status};
-use telltale_core::store::{EventFilter, Reader, Retention};
+use telltale_core::store::{EventFilter, Reader};
+use telltale_tests::engine_on_disk::start_engine;
 use telltale_tests::tmpfs::Tmpfs;
 
 fn event(n: usize) -> Event {
@@ -35,11 +35,7 @@ async fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
 async fn a_full_disk_is_reported_loses_nothing_and_ingestion_resumes() {
     let volume = Tmpfs::mount(8 * 1024 * 1024);
     let db = volume.path().join("history.db");
-    let engine = Engine::start(EngineOptions {
-        db: db.clone(),
-        retention: Retention::default(),
-    })
-    .unwrap();
+    let engine = start_engine(&db);
     let tx = engine.hub().sender();
 
     // Some history first, then no space left.

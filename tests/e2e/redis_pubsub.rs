@@ -3,11 +3,10 @@
 //! users, and what happens when the consumer cannot keep up. Every wait has a deadline.
 
 use std::collections::HashMap;
-use std::path::Path;
 use std::time::Duration;
 
 use redis::AsyncCommands;
-use telltale_core::engine::{Engine, EngineOptions, SourceHealth};
+use telltale_core::engine::SourceHealth;
 use telltale_core::model::{now_millis, EntityKind, Event, Status};
 use telltale_core::normalize::FieldOverrides;
 use telltale_core::source::redis::{
@@ -15,7 +14,7 @@ use telltale_core::source::redis::{
     TlsTrust,
 };
 use telltale_core::source::url::{RedisTarget, SourceUrl};
-use telltale_core::store::{EventFilter, Reader, Retention};
+use telltale_tests::engine_on_disk::{start_engine as engine, stored_events as stored};
 use telltale_tests::redis_server::{RedisOptions, RedisServer};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -39,20 +38,6 @@ fn config(url: &str, channels: &[&str], patterns: &[&str]) -> RedisPubSubConfig 
     c.initial_backoff = Duration::from_millis(50);
     c.max_backoff = Duration::from_millis(400);
     c
-}
-
-fn engine(db: &Path) -> Engine {
-    Engine::start(EngineOptions {
-        db: db.to_path_buf(),
-        retention: Retention::default(),
-    })
-    .expect("engine starts")
-}
-
-fn stored(db: &Path) -> Vec<Event> {
-    Reader::open(db)
-        .and_then(|r| r.since(0, &EventFilter::default(), 1_000_000))
-        .unwrap_or_default()
 }
 
 /// Polls `check` until it holds; panics with `what` at the deadline.

@@ -4,11 +4,11 @@
 
 use std::time::{Duration, Instant};
 
-use telltale_core::engine::{Engine, EngineOptions};
 use telltale_core::model::{EntityKind, Status};
 use telltale_core::normalize::FieldOverrides;
 use telltale_core::source::sse::SseSourceConfig;
-use telltale_core::store::{EventFilter, Reader, Retention};
+use telltale_core::store::{EventFilter, Reader};
+use telltale_tests::engine_on_disk::start_engine;
 use telltale_tests::sse_server::{Conn, ScriptedServer};
 
 async fn oversize(mut c: Conn) {
@@ -32,11 +32,7 @@ async fn an_oversized_event_is_discarded_and_marked_in_history_and_source_state(
     let server = ScriptedServer::start(oversize).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("h.db");
-    let engine = Engine::start(EngineOptions {
-        db: db.clone(),
-        retention: Retention::default(),
-    })
-    .unwrap();
+    let engine = start_engine(&db);
     let mut cfg = SseSourceConfig::new("big", server.url("/events"));
     cfg.max_event_size = 64 * 1024;
     engine
