@@ -224,7 +224,7 @@ async fn serve(loaded: LoadedConfig, common: &CommonArgs, plan: SourcePlan) -> a
         running.db.display()
     );
 
-    wait_for_stop().await;
+    super::stop_signal::stop_requested().await;
     eprintln!("telltale: stopping; committing pending events");
     // A second Ctrl-C means "now": the history stays consistent (SQLite, WAL), only
     // the events still in flight are lost.
@@ -316,10 +316,6 @@ pub(crate) fn parse_header(h: &str) -> anyhow::Result<(String, String)> {
         // Not echoed: a malformed header may well be a credential.
         _ => anyhow::bail!("-H expects 'Name: value'"),
     }
-}
-
-async fn wait_for_stop() {
-    super::stop_signal::stop_requested().await;
 }
 
 #[cfg(test)]
