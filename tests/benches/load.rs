@@ -47,7 +47,7 @@ use hdrhistogram::Histogram;
 use telltale_core::board::Board;
 use telltale_core::hub::{Hub, HubOptions, Ingest};
 use telltale_core::model::{EntityKind, Event, Status};
-use telltale_core::store::{EventFilter, Reader, Writer};
+use telltale_core::store::{EventFilter, Reader, SearchIndex, Writer};
 use telltale_tests::redis_server::{free_port, RedisServer};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
@@ -1304,7 +1304,8 @@ fn section_store(opts: &Opts, figs: &mut Figures) -> anyhow::Result<()> {
 /// Jobs in a generated history: 10 events per job at 1M, 100 at 10M.
 const HISTORY_JOBS: u64 = 100_000;
 /// Bump when the generated data changes, so cached databases are rebuilt.
-const HISTORY_VERSION: &str = "1";
+/// 2: the search index moved to its own file (migration 0004).
+const HISTORY_VERSION: &str = "2";
 const STAGES: [&str; 5] = [
     "Parsing resume content",
     "Uploading report to storage",
@@ -1359,11 +1360,28 @@ fn history_db(total: u64) -> anyhow::Result<PathBuf> {
     std::fs::create_dir_all(&dir)?;
     let path = dir.join(format!("history-{total}.db"));
     let done = dir.join(format!("history-{total}.done"));
-    if std::fs::read_to_string(&done).ok().as_deref() == Some(HISTORY_VERSION) && path.exists() {
+    let cached = std::fs::read_to_string(&done).ok();
+    if cached.as_deref() == Some(HISTORY_VERSION) && path.exists() {
         println!("   reusing {} ({total} events)", path.display());
         return Ok(path);
     }
-    for ext in ["", "-wal", "-shm"] {
+    if cached.as_deref() == Some("1") && path.exists() {
+        // Same events; only the search index moved. Upgrading is the path a user's
+        // database takes, and is faster than generating again.
+        println!(
+            "   upgrading {} ({total} events) to the current schema ...",
+            path.display()
+        );
+        let started = Instant::now();
+        let writer = Writer::open(&path)?;
+        writer.checkpoint()?;
+        drop(writer);
+        println!("     migrated ({:.0} s)", started.elapsed().as_secs_f64());
+        build_search_index(&path, started)?;
+        std::fs::write(&done, HISTORY_VERSION)?;
+        return Ok(path);
+    }
+    for ext in ["", "-wal", "-shm", "-search", "-search-wal", "-search-shm"] {
         let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
     }
     let _ = std::fs::remove_file(&done);
@@ -1395,18 +1413,8 @@ fn history_db(total: u64) -> anyhow::Result<PathBuf> {
         }
     }
     writer.write_entities(board.iter(), writer.next_seq() - 1)?;
-    loop {
-        let done = writer.index_search(1_000_000)?;
-        if done == 0 {
-            break;
-        }
-        println!(
-            "     search index at {} ({:.0} s)",
-            writer.search_indexed_upto(),
-            started.elapsed().as_secs_f64()
-        );
-    }
     writer.checkpoint()?;
+    build_search_index(&path, started)?;
     drop(writer);
     std::fs::write(&done, HISTORY_VERSION)?;
     let size = std::fs::metadata(&path)?.len();
@@ -1416,6 +1424,19 @@ fn history_db(total: u64) -> anyhow::Result<PathBuf> {
         size as f64 / 1e9
     );
     Ok(path)
+}
+
+/// Indexes every stored event for search, as the search thread would.
+fn build_search_index(db: &Path, started: Instant) -> anyhow::Result<()> {
+    let mut index = SearchIndex::open(db)?;
+    while index.index(1_000_000)? > 0 {
+        println!(
+            "     search index at {} ({:.0} s)",
+            index.indexed_upto(),
+            started.elapsed().as_secs_f64()
+        );
+    }
+    Ok(())
 }
 
 /// A tiny deterministic generator for picking jobs (repeatable across runs).

@@ -3,11 +3,15 @@
 //! cursors in the same transaction, (2) updates the board, (3) broadcasts. Persist,
 //! then publish: every event anyone sees is already in history.
 
+mod event_batch;
 mod health;
 mod ingest;
+mod search_thread;
+mod slice_size;
 mod subscription;
 mod writer_thread;
 
+pub use event_batch::EventBatch;
 pub use health::HubHealth;
 pub use ingest::{HubClosed, Ingest, IngestSender};
 pub use subscription::Subscription;
@@ -38,8 +42,6 @@ pub struct HubOptions {
     /// Batches the broadcast keeps for slow subscribers before they must catch up
     /// from the store.
     pub broadcast_capacity: usize,
-    /// Events indexed for search per idle step.
-    pub search_step: u64,
 }
 
 impl HubOptions {
@@ -50,7 +52,6 @@ impl HubOptions {
             inbox_capacity: 1024,
             max_batch_events: 10_000,
             broadcast_capacity: 1024,
-            search_step: 20_000,
         }
     }
 }
@@ -92,6 +93,7 @@ impl Hub {
             ..HubHealth::default()
         }));
         let stop = Arc::new(AtomicBool::new(false));
+        let search = search_thread::SearchThread::start(&opts.db, health.clone())?;
         let thread = writer_thread::spawn(writer_thread::WriterThread {
             writer,
             inbox: rx,
@@ -101,6 +103,7 @@ impl Hub {
             stop: stop.clone(),
             opts: opts.clone(),
             dirty,
+            search,
             _checkpointer: checkpointer,
         })
         .map_err(|e| StoreError::Io {

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use tokio::sync::broadcast::{self, error::RecvError};
 
-use super::LiveBatch;
+use super::{EventBatch, LiveBatch};
 use crate::model::Event;
 use crate::store::{EventFilter, Reader, StoreError};
 
@@ -55,12 +55,12 @@ impl Subscription {
     }
 
     /// The next events in seq order (never empty), or `None` when the hub has stopped.
-    pub async fn next_batch(&mut self) -> Result<Option<Vec<Event>>, StoreError> {
+    pub async fn next_batch(&mut self) -> Result<Option<EventBatch>, StoreError> {
         loop {
             if self.catching_up {
                 let page = self.read_store().await?;
                 if !page.is_empty() {
-                    return Ok(Some(page));
+                    return Ok(Some(EventBatch::owned(page)));
                 }
                 continue;
             }
@@ -78,12 +78,16 @@ impl Subscription {
                         self.catching_up = true;
                         continue;
                     }
-                    let out: Vec<Event> = batch
-                        .iter()
-                        .filter(|e| e.seq > self.horizon && self.filter.matches(e))
-                        .cloned()
-                        .collect();
+                    let horizon = self.horizon;
                     self.horizon = last.seq;
+                    let out = if self.filter.is_empty() {
+                        // Seqs within a batch are consecutive and ascending.
+                        let start = batch.partition_point(|e| e.seq <= horizon);
+                        EventBatch::tail(batch, start)
+                    } else {
+                        let filter = &self.filter;
+                        EventBatch::picked(batch, |e| e.seq > horizon && filter.matches(e))
+                    };
                     if !out.is_empty() {
                         return Ok(Some(out));
                     }

@@ -10,6 +10,8 @@ use tokio::sync::{broadcast, oneshot};
 
 use super::health::HealthError;
 use super::ingest::HubMsg;
+use super::search_thread::SearchThread;
+use super::slice_size::SliceSize;
 use super::{HubHealth, HubOptions, Ingest, LiveBatch, IDLE_TICK};
 use crate::board::{Board, EntityKey};
 use crate::model::now_millis;
@@ -26,8 +28,19 @@ pub(super) struct WriterThread {
     /// Entities changed since their row was last written, each with the first seq
     /// that changed it: the entities table is current up to just below the smallest.
     pub dirty: HashMap<EntityKey, u64>,
+    /// Full-text indexing, on a thread and in a file of its own; stopped (after
+    /// indexing what is stored) when this thread ends.
+    pub search: SearchThread,
     /// Dropped with the thread, after the final checkpoint.
     pub _checkpointer: Checkpointer,
+}
+
+/// The size of the entity-state pieces, learnt as they run.
+struct Slices {
+    entities: SliceSize,
+    /// How long the last commit of events took: when the entity states fall too far
+    /// behind, they get a share of the thread proportional to this.
+    last_commit: Duration,
 }
 
 pub(super) fn spawn(t: WriterThread) -> std::io::Result<JoinHandle<()>> {
@@ -56,13 +69,14 @@ const ENTITY_FLUSH_EVERY: Duration = Duration::from_secs(1);
 /// ...or sooner when this many entities changed.
 const ENTITY_FLUSH_AT: usize = 50_000;
 
-/// Entity rows written per slice between commits.
-const ENTITY_SLICE: usize = 2_000;
-/// Events indexed for search per slice between commits.
-const SEARCH_SLICE: u64 = 2_000;
+/// A piece of work behind ingestion takes about this long while it keeps up, so it
+/// adds at most about this much to the latency of an event that arrives meanwhile.
+const SLICE_BUDGET: Duration = Duration::from_millis(1);
+/// When the entity states have fallen too far behind, they take this fraction of the
+/// time the last commit took (at least [`SLICE_BUDGET`]): ingestion slows a little
+/// and the backlog stays bounded.
+const BEHIND_SHARE: u32 = 4;
 
-/// Search indexing may lag ingestion by this much before it takes turns with it.
-const MAX_SEARCH_LAG: u64 = 200_000;
 const RETENTION_STEP: u64 = 5_000;
 
 impl WriterThread {
@@ -71,6 +85,10 @@ impl WriterThread {
         let mut acks: Vec<oneshot::Sender<u64>> = Vec::new();
         let mut last_retention = Instant::now() - Duration::from_secs(3600);
         let mut last_entity_flush = Instant::now();
+        let mut slices = Slices {
+            entities: SliceSize::new(50, 20_000),
+            last_commit: Duration::ZERO,
+        };
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
             let first = if stopping {
@@ -101,7 +119,9 @@ impl WriterThread {
                     Err(_) => break,
                 }
             }
+            let started = Instant::now();
             self.commit(&mut batches);
+            slices.last_commit = started.elapsed();
             if !acks.is_empty() {
                 // `flush()` promises everything is stored, entity states included.
                 self.flush_entities(usize::MAX);
@@ -114,26 +134,31 @@ impl WriterThread {
             // Behind ingestion, in slices between commits: one big write of every
             // changed entity (or a big search step) would stall the next batch for tens
             // of milliseconds; slices keep each pause short and still keep up.
+            let behind_budget = SLICE_BUDGET.max(slices.last_commit / BEHIND_SHARE);
             if !self.dirty.is_empty()
                 && (last_entity_flush.elapsed() >= ENTITY_FLUSH_EVERY
                     || self.dirty.len() >= ENTITY_FLUSH_AT)
             {
-                self.flush_entities(ENTITY_SLICE);
+                let budget = if self.dirty.len() >= ENTITY_FLUSH_AT {
+                    behind_budget
+                } else {
+                    SLICE_BUDGET
+                };
+                let rows = slices.entities.rows(budget);
+                let started = Instant::now();
+                let done = self.flush_entities(rows);
+                slices.entities.observe(done, started.elapsed());
                 if self.dirty.is_empty() {
                     last_entity_flush = Instant::now();
                 }
             }
-            let search_lag = self.writer.next_seq() - 1 - self.writer.search_indexed_upto();
-            if search_lag > MAX_SEARCH_LAG || (search_lag > 0 && self.inbox.is_empty()) {
-                self.index_search(SEARCH_SLICE);
-            }
         }
         // Shutting down: everything queued is committed above; fold the WAL back.
         self.flush_entities(usize::MAX);
-        let _ = self.writer.index_search(u64::MAX);
         if let Err(e) = self.writer.checkpoint() {
             tracing::warn!(error = %e, "checkpoint at shutdown failed; the WAL is replayed at next start");
         }
+        self.search.finish();
         tracing::debug!("hub stopped");
     }
 
@@ -203,9 +228,10 @@ impl WriterThread {
     /// table's watermark to just below the oldest change still unwritten (replay from
     /// there at start is idempotent). On failure they stay dirty and are retried; the
     /// events they derive from are already stored.
-    fn flush_entities(&mut self, limit: usize) {
+    /// Returns how many it wrote.
+    fn flush_entities(&mut self, limit: usize) -> usize {
         if self.dirty.is_empty() {
-            return;
+            return 0;
         }
         let keys: Vec<EntityKey> = self.dirty.keys().take(limit).cloned().collect();
         let taken: Vec<(EntityKey, u64)> = keys
@@ -220,39 +246,31 @@ impl WriterThread {
             Some(oldest) => oldest.saturating_sub(1),
             None => self.writer.next_seq() - 1,
         };
-        if let Err(e) = self.writer.write_entities(states.iter(), upto) {
-            tracing::warn!(error = %e, "cannot write entity states; will retry");
-            self.dirty.extend(taken);
-        }
-    }
-
-    fn index_search(&mut self, step: u64) {
-        match self.writer.index_search(step) {
-            Ok(_) => {
-                if let Ok(mut h) = self.health.lock() {
-                    h.search_indexed_seq = self.writer.search_indexed_upto();
-                }
+        match self.writer.write_entities(states.iter(), upto) {
+            Ok(_) => taken.len(),
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot write entity states; will retry");
+                self.dirty.extend(taken);
+                0
             }
-            Err(e) => tracing::warn!(error = %e, "search indexing failed; will retry"),
         }
     }
 
-    /// Work that must not delay ingestion: search indexing, then retention.
+    /// Retention, in steps, when nothing arrives.
     fn idle_work(&mut self, last_retention: &mut Instant) {
-        if self.writer.search_indexed_upto() < self.writer.next_seq() - 1 {
-            self.index_search(self.opts.search_step);
-            return;
-        }
         if self.opts.retention.is_unbounded() || last_retention.elapsed() < IDLE_TICK * 20 {
             return;
         }
         // Retention decides what to drop from the entities table: make it current.
         self.flush_entities(usize::MAX);
-        match self
-            .writer
-            .retention_step(&self.opts.retention, now_millis(), RETENTION_STEP)
-        {
+        match self.writer.retention_step(
+            &self.opts.retention,
+            now_millis(),
+            RETENTION_STEP,
+            self.search.used_bytes(),
+        ) {
             Ok(step) => {
+                self.search.forget(step.deleted_seqs);
                 if !step.removed_entities.is_empty() {
                     let mut board = self.board.write().unwrap_or_else(|p| p.into_inner());
                     for (k, e) in &step.removed_entities {

@@ -27,7 +27,7 @@ use bytes::{BufMut, BytesMut};
 use futures_util::stream;
 use tokio::time::{Instant, Interval, MissedTickBehavior};
 
-use crate::hub::{Hub, Subscription};
+use crate::hub::{EventBatch, Hub, Subscription};
 use crate::model::Event;
 use crate::store::StoreError;
 
@@ -40,7 +40,7 @@ use super::state::{AppState, ClientGuard};
 const CHUNK_BYTES: usize = 32 * 1024;
 
 type Fetch =
-    Pin<Box<dyn Future<Output = (Subscription, Result<Option<Vec<Event>>, StoreError>)> + Send>>;
+    Pin<Box<dyn Future<Output = (Subscription, Result<Option<EventBatch>, StoreError>)> + Send>>;
 
 pub(crate) async fn events(
     State(s): State<AppState>,
@@ -76,7 +76,7 @@ pub(crate) async fn events(
     let client = Client {
         frames: FrameCache::for_hub(&s.hub),
         fetch: Some(fetch(sub)),
-        pending: Vec::new().into_iter(),
+        pending: None,
         heartbeat,
         cancel: s.cancel.clone(),
         opening: Some(opening(s.opts.retry_hint, after)),
@@ -120,8 +120,8 @@ struct Client {
     /// The pending read of the next batch; kept across heartbeats so a tick never
     /// interrupts a store read halfway.
     fetch: Option<Fetch>,
-    /// The rest of the batch being written.
-    pending: std::vec::IntoIter<Event>,
+    /// The batch being written and the index of its next event.
+    pending: Option<(EventBatch, usize)>,
     heartbeat: Interval,
     cancel: tokio_util::sync::CancellationToken,
     opening: Option<Bytes>,
@@ -138,9 +138,12 @@ impl Client {
             return None;
         }
         loop {
-            if self.pending.len() > 0 {
-                self.heartbeat.reset();
-                return Some(self.frames.encode(&mut self.pending));
+            if let Some((batch, next)) = &mut self.pending {
+                if *next < batch.len() {
+                    self.heartbeat.reset();
+                    return Some(self.frames.encode(batch, next));
+                }
+                self.pending = None;
             }
             let pending_read = self.fetch.as_mut()?;
             let step = tokio::select! {
@@ -153,7 +156,7 @@ impl Client {
                 Step::Stop => return None,
                 Step::Heartbeat => return Some(Bytes::from_static(b": heartbeat\n\n")),
                 Step::Fetched(sub, Ok(Some(batch))) => {
-                    self.pending = batch.into_iter();
+                    self.pending = Some((batch, 0));
                     // Created now, but does nothing until polled: the next read starts
                     // only once this batch is written (see the module doc).
                     self.fetch = Some(fetch(sub));
@@ -177,7 +180,7 @@ impl Client {
 enum Step {
     Stop,
     Heartbeat,
-    Fetched(Subscription, Result<Option<Vec<Event>>, StoreError>),
+    Fetched(Subscription, Result<Option<EventBatch>, StoreError>),
 }
 
 /// Frames kept per hub: enough for every live client to find the batch it is
@@ -235,16 +238,17 @@ impl FrameCache {
         }
     }
 
-    /// Encodes events until the chunk is full or the batch ends. The lock is taken
-    /// per event and never held while encoding, so clients on other threads wait
-    /// at most for a lookup.
-    fn encode(&self, events: &mut std::vec::IntoIter<Event>) -> Bytes {
+    /// Encodes events from `batch[*next]` on until the chunk is full or the batch
+    /// ends, moving `next` past them. The lock is taken per event and never held
+    /// while encoding, so clients on other threads wait at most for a lookup.
+    fn encode(&self, batch: &EventBatch, next: &mut usize) -> Bytes {
         let mut out = BytesMut::with_capacity(CHUNK_BYTES + 1024);
-        for e in events.by_ref() {
+        while let Some(e) = batch.get(*next) {
+            *next += 1;
             let frame = match self.get(e.seq) {
                 Some(f) => f,
                 None => {
-                    let f = frame(&e);
+                    let f = frame(e);
                     self.put(e.seq, &f);
                     f
                 }

@@ -9,6 +9,7 @@ pub const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_events.sql"),
     include_str!("../../migrations/0002_search.sql"),
     include_str!("../../migrations/0003_notifications.sql"),
+    include_str!("../../migrations/0004_search_file.sql"),
 ];
 
 pub fn schema_version(conn: &Connection) -> Result<i64, StoreError> {

@@ -10,6 +10,7 @@ mod migrations;
 mod reader;
 mod retention;
 mod row;
+mod search_index;
 mod writer;
 
 pub use checkpointer::Checkpointer;
@@ -18,6 +19,7 @@ pub use filter::EventFilter;
 pub use migrations::{migrate, migrate_to, schema_version, MIGRATIONS};
 pub use reader::Reader;
 pub use retention::{Retention, RetentionStep};
+pub use search_index::{search_index_path, SearchIndex};
 pub use writer::{AppendOutcome, Writer};
 
 use std::path::Path;
@@ -50,7 +52,10 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     }
     let conn = Connection::open_with_flags(
         path,
-        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY
+            | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX
+            // The search index is attached with a `file:` URI (read-only mode).
+            | rusqlite::OpenFlags::SQLITE_OPEN_URI,
     )
     .map_err(|e| StoreError::open(path, e))?;
     conn.busy_timeout(Duration::from_secs(5))

@@ -3,18 +3,23 @@
 //! A `Reader` owns one connection; WAL gives it a consistent snapshot per statement
 //! while the writer appends. Open one per thread or task that reads.
 
+use std::cell::Cell;
 use std::path::Path;
 
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension};
 
 use super::row::{entity_from_row, event_from_row, ENTITY_COLUMNS, EVENT_COLUMNS};
+use super::search_index::{read_only_uri, search_index_path};
 use super::{open_read_only, EventFilter, StoreError};
 use crate::board::EntityState;
 use crate::model::{EntityKind, Event};
 
 pub struct Reader {
     conn: Connection,
+    /// The search index file is attached as `search` (on first use: it may not
+    /// exist yet when the reader opens).
+    search_attached: Cell<bool>,
 }
 
 fn where_clause(conds: &[String]) -> String {
@@ -27,13 +32,45 @@ fn where_clause(conds: &[String]) -> String {
 
 impl Reader {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        Ok(Reader {
-            conn: open_read_only(path)?,
-        })
+        Ok(Reader::from_connection(open_read_only(path)?))
     }
 
     pub fn from_connection(conn: Connection) -> Self {
-        Reader { conn }
+        Reader {
+            conn,
+            search_attached: Cell::new(false),
+        }
+    }
+
+    /// How far the search index goes: every event with seq ≤ this is in
+    /// `search.events_fts`. 0 when there is no usable index (missing, being built,
+    /// or left by another database): searches then scan `events`.
+    fn search_indexed_upto(&self) -> u64 {
+        if !self.search_attached.get() {
+            let Some(db) = self.conn.path().filter(|p| !p.is_empty()) else {
+                return 0;
+            };
+            let index = search_index_path(Path::new(db));
+            if !index.exists()
+                || self
+                    .conn
+                    .execute("ATTACH DATABASE ?1 AS search", [read_only_uri(&index)])
+                    .is_err()
+            {
+                return 0;
+            }
+            self.search_attached.set(true);
+        }
+        self.conn
+            .query_row(
+                "SELECT i.value FROM search.meta i WHERE i.key = 'indexed_seq' \
+                 AND (SELECT value FROM search.meta WHERE key = 'db_id') \
+                   = (SELECT value FROM main.meta WHERE key = 'db_id')",
+                [],
+                |r| r.get::<_, i64>(0),
+            )
+            .map(|v| v.max(0) as u64)
+            .unwrap_or(0)
     }
 
     /// Events with `seq > after` matching `filter`, in seq order, at most `limit`.
@@ -141,15 +178,7 @@ impl Reader {
         if words.is_empty() {
             return self.query(filter, limit);
         }
-        let indexed: i64 = self
-            .conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'fts_indexed_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0);
+        let indexed = self.search_indexed_upto() as i64;
         let (conds, p) = filter.sql("e.");
 
         // The unindexed tail: a direct scan, bounded because the hub indexes it when idle.
@@ -175,7 +204,7 @@ impl Reader {
             w = where_clause(&tail_conds)
         );
         let mut out = self.query_events(&sql, args)?;
-        if out.len() >= limit {
+        if out.len() >= limit || indexed == 0 {
             return Ok(out);
         }
 
@@ -193,12 +222,14 @@ impl Reader {
             })
             .collect::<Vec<_>>()
             .join(" ");
-        let mut args = vec![Value::Text(fts_query)];
+        // Bounded by the same `indexed` as the tail scan: the index may grow between
+        // the two statements, and an event must come from one of them only.
+        let mut args = vec![Value::Text(fts_query), Value::Integer(indexed)];
         args.extend(p);
         args.push(Value::Integer((limit - out.len()) as i64));
         let sql = format!(
-            "SELECT {cols} FROM events_fts f JOIN events e ON e.seq = f.rowid \
-             WHERE events_fts MATCH ?{w} ORDER BY f.rowid DESC LIMIT ?",
+            "SELECT {cols} FROM search.events_fts f JOIN events e ON e.seq = f.rowid \
+             WHERE f.events_fts MATCH ? AND f.rowid <= ?{w} ORDER BY f.rowid DESC LIMIT ?",
             cols = prefixed(EVENT_COLUMNS, "e."),
             w = where_clause(&conds)
         );

@@ -21,6 +21,9 @@ pub struct Retention {
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct RetentionStep {
     pub deleted_events: u64,
+    /// Their seqs, for the search index (a file of its own, written by its own
+    /// thread: `SearchIndex::forget`).
+    pub deleted_seqs: Vec<u64>,
     /// Entities none of whose events remain; the hub drops them from the board.
     pub removed_entities: Vec<EntityKey>,
     /// More is due: call again soon.
@@ -34,14 +37,17 @@ impl Retention {
 }
 
 impl Writer {
-    /// Deletes at most `limit` of the oldest events that the policy says must go, with
-    /// their search entries, and the entities left with no events. Source cursors are
+    /// Deletes at most `limit` of the oldest events that the policy says must go, and
+    /// the entities left with no events. Their search entries are the search thread's
+    /// to drop (`RetentionStep::deleted_seqs`); `index_bytes` is the search index's
+    /// share of the size limit (`SearchIndex::used_bytes`). Source cursors are
     /// never touched: a source resumes where the history ends, not where it was cut.
     pub fn retention_step(
         &mut self,
         policy: &Retention,
         now: Millis,
         limit: u64,
+        index_bytes: u64,
     ) -> Result<RetentionStep, StoreError> {
         let mut victims: Vec<i64> = Vec::new();
         let conn = self.connection();
@@ -61,7 +67,7 @@ impl Writer {
         }
         if victims.is_empty() {
             if let Some(max) = policy.max_bytes {
-                if used_bytes(conn)? > max {
+                if used_bytes(conn)? + index_bytes > max {
                     let mut st =
                         conn.prepare_cached("SELECT seq FROM events ORDER BY seq LIMIT ?1")?;
                     victims = st
@@ -73,16 +79,11 @@ impl Writer {
         if victims.is_empty() {
             return Ok(RetentionStep::default());
         }
-        let indexed = self.search_indexed_upto() as i64;
         let conn = self.connection();
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let result = (|| -> Result<RetentionStep, StoreError> {
-            let mut del_fts = conn.prepare_cached("DELETE FROM events_fts WHERE rowid = ?1")?;
             let mut del = conn.prepare_cached("DELETE FROM events WHERE seq = ?1")?;
             for seq in &victims {
-                if *seq <= indexed {
-                    del_fts.execute([seq])?;
-                }
                 del.execute([seq])?;
             }
             let mut gone = conn.prepare_cached(
@@ -104,6 +105,7 @@ impl Writer {
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(RetentionStep {
                 deleted_events: victims.len() as u64,
+                deleted_seqs: victims.iter().map(|&s| s as u64).collect(),
                 removed_entities,
                 more: victims.len() as u64 == limit,
             })

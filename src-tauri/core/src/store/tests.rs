@@ -7,6 +7,12 @@ use crate::board::Board;
 use crate::hub::Ingest;
 use crate::model::{EntityKind, Event, Status};
 
+/// What the search thread does, all at once.
+fn index_all(db: &std::path::Path) {
+    let mut index = SearchIndex::open(db).unwrap();
+    while index.index(u64::MAX).unwrap() > 0 {}
+}
+
 fn ev(source: &str, entity: &str, status: Status, remote: Option<&str>) -> Event {
     let mut e = Event::new(source, EntityKind::Job, entity, status);
     e.remote_id = remote.map(str::to_string);
@@ -46,13 +52,7 @@ fn migrates_an_empty_file_to_the_latest_schema() {
     let conn = open(&path).unwrap();
     assert_eq!(schema_version(&conn).unwrap(), MIGRATIONS.len() as i64);
     for table in [
-        "events",
-        "entities",
-        "cursors",
-        "events_fts",
-        "meta",
-        "notified",
-        "snoozes",
+        "events", "entities", "cursors", "meta", "notified", "snoozes",
     ] {
         let n: i64 = conn
             .query_row(
@@ -92,7 +92,7 @@ fn migrates_from_every_earlier_schema_keeping_the_data() {
                 .unwrap();
             }
         }
-        let mut w = Writer::open(&path).unwrap();
+        let w = Writer::open(&path).unwrap();
         let r = Reader::open(&path).unwrap();
         assert_eq!(
             schema_version(w.connection()).unwrap(),
@@ -107,7 +107,7 @@ fn migrates_from_every_earlier_schema_keeping_the_data() {
             );
             assert_eq!(w.next_seq(), 2);
             // Rows written before search existed get indexed after the upgrade.
-            w.index_search(100).unwrap();
+            index_all(&path);
             let hits = r.search("quota", &EventFilter::default(), 10).unwrap();
             assert_eq!(hits.len(), 1, "from version {start}");
             assert_eq!(hits[0].entity, "legacy-job");
@@ -261,7 +261,7 @@ fn timeline_failures_window_and_search() {
         .search("econnreset payments", &EventFilter::default(), 100)
         .unwrap();
     assert_eq!(before.len(), 5);
-    w.index_search(1_000).unwrap();
+    index_all(&path);
     let after = r
         .search("ECONNRESET paym", &EventFilter::default(), 100)
         .unwrap();
@@ -308,16 +308,16 @@ fn retention_deletes_the_oldest_and_keeps_cursors() {
     let mut fresh = ev("s", "new", Status::Running, Some("30"));
     fresh.received_at = 1_000_000;
     append(&mut w, &mut board, "s", vec![fresh], Some("30"));
-    w.index_search(1_000).unwrap();
+    index_all(&path);
 
     let policy = Retention {
         max_age: Some(std::time::Duration::from_secs(60)),
         max_bytes: None,
     };
-    let step = w.retention_step(&policy, 1_000_000, 20).unwrap();
+    let step = w.retention_step(&policy, 1_000_000, 20, 0).unwrap();
     assert_eq!(step.deleted_events, 20);
     assert!(step.more);
-    let step2 = w.retention_step(&policy, 1_000_000, 20).unwrap();
+    let step2 = w.retention_step(&policy, 1_000_000, 20, 0).unwrap();
     assert_eq!(step2.deleted_events, 10);
     assert!(!step2.more);
     let removed: HashSet<_> = step
@@ -328,7 +328,7 @@ fn retention_deletes_the_oldest_and_keeps_cursors() {
         .collect();
     assert_eq!(removed.len(), 30);
     assert_eq!(
-        w.retention_step(&policy, 1_000_000, 20).unwrap(),
+        w.retention_step(&policy, 1_000_000, 20, 0).unwrap(),
         RetentionStep::default()
     );
 
@@ -369,7 +369,7 @@ fn retention_by_size_trims_until_under_the_limit() {
         max_bytes: Some(1_000_000),
     };
     let mut rounds = 0;
-    while w.retention_step(&policy, 0, 500).unwrap().deleted_events > 0 {
+    while w.retention_step(&policy, 0, 500, 0).unwrap().deleted_events > 0 {
         rounds += 1;
         assert!(rounds < 20);
     }
@@ -457,7 +457,7 @@ fn id_shaped_words_are_phrases_and_only_the_last_word_is_a_prefix() {
     };
     // Unindexed tail and index must agree.
     let before = entities("job-4242");
-    w.index_search(100).unwrap();
+    index_all(&path);
     let after = entities("job-4242");
     assert_eq!(
         after,
@@ -471,4 +471,97 @@ fn id_shaped_words_are_phrases_and_only_the_last_word_is_a_prefix() {
     );
     // A word before the last one is not a prefix.
     assert!(entities("jo 4242").is_empty());
+}
+
+#[test]
+fn the_search_index_lives_beside_the_database_and_follows_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let count_in_index = |db: &std::path::Path| -> i64 {
+        let c = rusqlite::Connection::open(search_index_path(db)).unwrap();
+        c.query_row("SELECT COUNT(*) FROM events_fts", [], |r| r.get(0))
+            .unwrap()
+    };
+    {
+        let mut w = Writer::open(&path).unwrap();
+        let mut board = Board::default();
+        let mut events = Vec::new();
+        for i in 0..10 {
+            let mut e = ev("s", &format!("old-{i}"), Status::Failed, None);
+            e.error = Some("walrus overflow".into());
+            e.received_at = 1_000;
+            events.push(e);
+        }
+        append(&mut w, &mut board, "s", events, None);
+        index_all(&path);
+        assert_eq!(count_in_index(&path), 10);
+        let r = Reader::open(&path).unwrap();
+        assert_eq!(
+            r.search("walrus", &EventFilter::default(), 100)
+                .unwrap()
+                .len(),
+            10
+        );
+
+        // Retention deletes events; the search thread drops them from the index.
+        let policy = Retention {
+            max_age: Some(std::time::Duration::from_secs(1)),
+            max_bytes: None,
+        };
+        let step = w.retention_step(&policy, 1_000_000, 4, 0).unwrap();
+        assert_eq!(step.deleted_seqs, vec![1, 2, 3, 4]);
+        let mut index = SearchIndex::open(&path).unwrap();
+        index.forget(&step.deleted_seqs).unwrap();
+        assert_eq!(count_in_index(&path), 6);
+        assert_eq!(
+            r.search("walrus", &EventFilter::default(), 100)
+                .unwrap()
+                .len(),
+            6
+        );
+    }
+
+    // The database is replaced; its old index file stays behind. Readers must not
+    // take it for the new database's, and the indexer rebuilds it.
+    for ext in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
+    }
+    assert!(search_index_path(&path).exists());
+    let mut w = Writer::open(&path).unwrap();
+    let mut board = Board::default();
+    let fresh = (0..12)
+        .map(|i| {
+            let mut e = ev("s", &format!("new-{i}"), Status::Failed, None);
+            e.error = Some("otter underflow".into());
+            e
+        })
+        .collect();
+    append(&mut w, &mut board, "s", fresh, None);
+    let r = Reader::open(&path).unwrap();
+    // Seqs 5..10 exist again: an index taken for this database's would match them.
+    assert!(r
+        .search("walrus", &EventFilter::default(), 100)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        r.search("otter", &EventFilter::default(), 100)
+            .unwrap()
+            .len(),
+        12
+    );
+    let index = SearchIndex::open(&path).unwrap();
+    assert_eq!(index.indexed_upto(), 0, "rebuilt from scratch");
+    drop(index);
+    index_all(&path);
+    assert_eq!(count_in_index(&path), 12);
+    assert!(r
+        .search("walrus", &EventFilter::default(), 100)
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        r.search("otter under", &EventFilter::default(), 100)
+            .unwrap()
+            .len(),
+        12
+    );
 }

@@ -23,7 +23,6 @@ pub struct AppendOutcome {
 pub struct Writer {
     conn: Connection,
     next_seq: u64,
-    fts_indexed: u64,
     entities_seq: u64,
 }
 
@@ -31,14 +30,6 @@ impl Writer {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let conn = open(path)?;
         let last: Option<i64> = conn.query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))?;
-        let fts_indexed: i64 = conn
-            .query_row(
-                "SELECT value FROM meta WHERE key = 'fts_indexed_seq'",
-                [],
-                |r| r.get(0),
-            )
-            .optional()?
-            .unwrap_or(0);
         let entities_seq: i64 = conn
             .query_row(
                 "SELECT value FROM meta WHERE key = 'entities_seq'",
@@ -55,7 +46,6 @@ impl Writer {
         Ok(Writer {
             conn,
             next_seq: last.unwrap_or(0) as u64 + 1,
-            fts_indexed: fts_indexed as u64,
             entities_seq: entities_seq as u64,
         })
     }
@@ -206,34 +196,6 @@ impl Writer {
     /// Up to which seq the entities table is current.
     pub fn entities_seq(&self) -> u64 {
         self.entities_seq
-    }
-
-    /// Indexes up to `limit` stored events for full-text search, oldest first.
-    /// Returns how many were indexed (0 = search is up to date).
-    pub fn index_search(&mut self, limit: u64) -> Result<u64, StoreError> {
-        let last = self.next_seq - 1;
-        if self.fts_indexed >= last {
-            return Ok(0);
-        }
-        let upto = last.min(self.fts_indexed.saturating_add(limit));
-        let tx = self.conn.transaction()?;
-        tx.execute(
-            "INSERT INTO events_fts (rowid, entity, message, error, raw) \
-             SELECT seq, entity, message, error, raw FROM events WHERE seq > ?1 AND seq <= ?2",
-            params![self.fts_indexed as i64, upto as i64],
-        )?;
-        tx.execute(
-            "UPDATE meta SET value = ?1 WHERE key = 'fts_indexed_seq'",
-            params![upto as i64],
-        )?;
-        tx.commit()?;
-        let done = upto - self.fts_indexed;
-        self.fts_indexed = upto;
-        Ok(done)
-    }
-
-    pub fn search_indexed_upto(&self) -> u64 {
-        self.fts_indexed
     }
 
     /// Folds the WAL back into the database file (on clean shutdown).
