@@ -122,6 +122,7 @@ impl Run {
     }
 
     fn run(mut self) {
+        lower_priority();
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
             let wait = if !self.open() {
@@ -176,3 +177,20 @@ fn report(index: &SearchIndex, used_bytes: &AtomicU64, health: &Mutex<HubHealth>
         h.search_indexed_seq = index.indexed_upto();
     }
 }
+
+/// Indexing only ever needs spare CPU: under a burst it must not take a core from
+/// the reader, the normaliser, the writer and the relay, which decide what is lost
+/// and how late it arrives (at the maximum rate it took as much CPU as the writer,
+/// issue 8). A lagging index costs searches a longer tail scan, nothing else.
+#[cfg(target_os = "linux")]
+fn lower_priority() {
+    // On Linux the nice value belongs to the thread, and 0 names the calling one.
+    // SAFETY: setpriority has no memory-safety preconditions.
+    let r = unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, 10) };
+    if r != 0 {
+        tracing::debug!(error = %std::io::Error::last_os_error(), "cannot lower the search thread's priority");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority() {}
