@@ -60,6 +60,13 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     .map_err(|e| StoreError::open(path, e))?;
     conn.busy_timeout(Duration::from_secs(5))
         .map_err(|e| StoreError::open(path, e))?;
+    // Readers jump around the file (a job's timeline is a hundred rows spread over
+    // years of history); through a mapping each row is a memory read instead of a
+    // read() into SQLite's small cache: one job's timeline at 10M events went from
+    // 1.0-1.6 ms to 0.45 ms p50 (issue 8). The mapped pages are the OS's page cache,
+    // shared and reclaimable, not the reader's own memory.
+    conn.pragma_update(None, "mmap_size", READER_MMAP_BYTES)
+        .map_err(|e| StoreError::open(path, e))?;
     let version = schema_version(&conn)?;
     if version > MIGRATIONS.len() as i64 {
         return Err(StoreError::TooNew {
@@ -70,6 +77,10 @@ pub fn open_read_only(path: &Path) -> Result<Connection, StoreError> {
     }
     Ok(conn)
 }
+
+/// How much of the database file a reader maps: SQLite's compiled-in ceiling
+/// (SQLITE_MAX_MMAP_SIZE, just under 2 GiB); beyond it reads go through read().
+const READER_MMAP_BYTES: i64 = 0x7fff_0000;
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(5))?;
