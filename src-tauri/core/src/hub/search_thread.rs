@@ -158,12 +158,16 @@ impl Run {
         let Some(index) = self.index.as_mut() else {
             return Ok(false);
         };
-        if !self.pending_forget.is_empty() {
+        let forgot = !self.pending_forget.is_empty();
+        if forgot {
             index.forget(&self.pending_forget)?;
             self.pending_forget.clear();
         }
         let done = index.index(STEP)?;
-        report(index, &self.used_bytes, &self.health);
+        // A quiet index has nothing new to report (its size included).
+        if done > 0 || forgot {
+            report(index, &self.used_bytes, &self.health);
+        }
         // When stopping, everything stored is indexed before the thread ends.
         Ok(done == STEP || (stopping && done > 0))
     }

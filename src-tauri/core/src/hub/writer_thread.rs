@@ -35,14 +35,6 @@ pub(super) struct WriterThread {
     pub _checkpointer: Checkpointer,
 }
 
-/// The size of the entity-state pieces, learnt as they run.
-struct Slices {
-    entities: SliceSize,
-    /// How long the last commit of events took: when the entity states fall too far
-    /// behind, they get a share of the thread proportional to this.
-    last_commit: Duration,
-}
-
 pub(super) fn spawn(t: WriterThread) -> std::io::Result<JoinHandle<()>> {
     std::thread::Builder::new()
         .name("telltale-hub".into())
@@ -85,10 +77,8 @@ impl WriterThread {
         let mut acks: Vec<oneshot::Sender<u64>> = Vec::new();
         let mut last_retention = Instant::now() - Duration::from_secs(3600);
         let mut last_entity_flush = Instant::now();
-        let mut slices = Slices {
-            entities: SliceSize::new(50, 20_000),
-            last_commit: Duration::ZERO,
-        };
+        // The size of the entity-state pieces, learnt as they run.
+        let mut entity_slice = SliceSize::new(50, 20_000);
         loop {
             let stopping = self.stop.load(Ordering::SeqCst);
             let first = if stopping {
@@ -121,7 +111,7 @@ impl WriterThread {
             }
             let started = Instant::now();
             self.commit(&mut batches);
-            slices.last_commit = started.elapsed();
+            let commit_took = started.elapsed();
             if !acks.is_empty() {
                 // `flush()` promises everything is stored, entity states included.
                 self.flush_entities(usize::MAX);
@@ -132,22 +122,21 @@ impl WriterThread {
                 let _ = a.send(last);
             }
             // Behind ingestion, in slices between commits: one big write of every
-            // changed entity (or a big search step) would stall the next batch for tens
-            // of milliseconds; slices keep each pause short and still keep up.
-            let behind_budget = SLICE_BUDGET.max(slices.last_commit / BEHIND_SHARE);
+            // changed entity would stall the next batch for tens of milliseconds;
+            // slices keep each pause short and still keep up. Far behind, a slice may
+            // take a share of what the commit just took.
             if !self.dirty.is_empty()
                 && (last_entity_flush.elapsed() >= ENTITY_FLUSH_EVERY
                     || self.dirty.len() >= ENTITY_FLUSH_AT)
             {
                 let budget = if self.dirty.len() >= ENTITY_FLUSH_AT {
-                    behind_budget
+                    SLICE_BUDGET.max(commit_took / BEHIND_SHARE)
                 } else {
                     SLICE_BUDGET
                 };
-                let rows = slices.entities.rows(budget);
                 let started = Instant::now();
-                let done = self.flush_entities(rows);
-                slices.entities.observe(done, started.elapsed());
+                let done = self.flush_entities(entity_slice.rows(budget));
+                entity_slice.observe(done, started.elapsed());
                 if self.dirty.is_empty() {
                     last_entity_flush = Instant::now();
                 }
