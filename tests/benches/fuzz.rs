@@ -155,6 +155,7 @@ fn run_target(
 
 fn main() {
     let secs: u64 = std::env::args()
+        // Iterator adapter, not a skipped test: past the program's own name.
         .skip(1)
         .find_map(|a| a.parse().ok())
         .unwrap_or(20);

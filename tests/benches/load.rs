@@ -81,6 +81,7 @@ impl Opts {
         let mut only = None;
         let mut sizes = None;
         let mut scenario = None;
+        // Iterator adapter, not a skipped test: past the program's own name.
         let mut args = std::env::args().skip(1);
         while let Some(a) = args.next() {
             match a.as_str() {

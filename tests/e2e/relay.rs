@@ -42,13 +42,16 @@ fn seq_of(f: &Frame) -> u64 {
     id
 }
 
-async fn get_json(url: &str) -> serde_json::Value {
-    let resp = http()
-        .get(url)
-        .header("Authorization", bearer())
+/// Sends `req` with the relay's token as a bearer header.
+async fn send_authed(req: reqwest::RequestBuilder) -> reqwest::Response {
+    req.header("Authorization", bearer())
         .send()
         .await
-        .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        .expect("request to the relay")
+}
+
+async fn get_json(url: &str) -> serde_json::Value {
+    let resp = send_authed(http().get(url)).await;
     let status = resp.status();
     let body = resp.bytes().await.expect("body");
     assert!(
@@ -306,12 +309,7 @@ async fn a_request_with_a_wrong_token_gets_401() {
         .unwrap();
     assert_eq!(resp.status(), 401, "wrong ?token=");
     // The right token, both ways, is let in.
-    let resp = http()
-        .get(h.url("/api/jobs"))
-        .header("Authorization", bearer())
-        .send()
-        .await
-        .unwrap();
+    let resp = send_authed(http().get(h.url("/api/jobs"))).await;
     assert_eq!(resp.status(), 200, "right bearer token");
     let resp = http()
         .get(h.url(&format!("/api/jobs?token={TEST_TOKEN}")))
@@ -564,12 +562,7 @@ async fn json_endpoints_answer_from_the_board_and_the_store() {
         .map(|e| e["status"].clone())
         .collect();
     assert_eq!(statuses, ["running", "completed"]);
-    let missing = http()
-        .get(h.url("/api/jobs/nope/timeline"))
-        .header("Authorization", bearer())
-        .send()
-        .await
-        .unwrap();
+    let missing = send_authed(http().get(h.url("/api/jobs/nope/timeline"))).await;
     assert_eq!(missing.status(), 404);
     let body: serde_json::Value = serde_json::from_slice(&missing.bytes().await.unwrap()).unwrap();
     assert_eq!(body["code"], "job_not_found");
@@ -591,12 +584,7 @@ async fn json_endpoints_answer_from_the_board_and_the_store() {
 
     let export = get_json(&h.url("/api/export?format=json&from=0")).await;
     assert_eq!(export.as_array().unwrap().len(), 5);
-    let csv = http()
-        .get(h.url("/api/export?format=csv&kind=job"))
-        .header("Authorization", bearer())
-        .send()
-        .await
-        .unwrap();
+    let csv = send_authed(http().get(h.url("/api/export?format=csv&kind=job"))).await;
     assert_eq!(csv.status(), 200);
     assert!(csv.headers()["content-type"]
         .to_str()
@@ -610,19 +598,9 @@ async fn json_endpoints_answer_from_the_board_and_the_store() {
     );
     assert!(text.starts_with("seq,received_at"));
 
-    let unknown = http()
-        .get(h.url("/api/nope"))
-        .header("Authorization", bearer())
-        .send()
-        .await
-        .unwrap();
+    let unknown = send_authed(http().get(h.url("/api/nope"))).await;
     assert_eq!(unknown.status(), 404);
-    let post = http()
-        .post(h.url("/api/jobs"))
-        .header("Authorization", bearer())
-        .send()
-        .await
-        .unwrap();
+    let post = send_authed(http().post(h.url("/api/jobs"))).await;
     assert_eq!(post.status(), 405, "the relay is read-only");
     // The UI (or, before it is built, the placeholder page) at `/`.
     let page = http()

@@ -55,6 +55,13 @@ impl Setup {
     }
 }
 
+/// Starts `cfg` on `engine` with no field overrides (what every seed here needs).
+fn add(engine: &Engine, cfg: SseSourceConfig) {
+    engine
+        .add_sse_source(cfg, FieldOverrides::default())
+        .expect("the source starts");
+}
+
 /// A source with test-sized timings: quick reconnects, a low backoff cap.
 fn source(name: &str, url: String) -> SseSourceConfig {
     let mut c = SseSourceConfig::new(name, url);
@@ -219,14 +226,10 @@ async fn seed_000_batch_progress_with_bearer_auth() {
     let engine = setup.engine();
     let mut ok = source("epub", server.url("/sse/batch/b-42/progress"));
     ok.bearer = Some("tok-000".into());
-    engine
-        .add_sse_source(ok, FieldOverrides::default())
-        .unwrap();
+    add(&engine, ok);
     let mut bad = source("epub-badtoken", server.url("/sse/batch/b-43/progress"));
     bad.bearer = Some("expired".into());
-    engine
-        .add_sse_source(bad, FieldOverrides::default())
-        .unwrap();
+    add(&engine, bad);
 
     let r = setup.reader();
     // The last message of the stream.
@@ -368,9 +371,7 @@ async fn seed_001_named_events_and_heartbeats() {
         server.url("/api/realtime/events?merchantId=M1"),
     );
     cfg.idle_timeout = Duration::from_millis(600);
-    engine
-        .add_sse_source(cfg, FieldOverrides::default())
-        .unwrap();
+    add(&engine, cfg);
 
     let r = setup.reader();
     // The last message of the stream.
@@ -502,14 +503,10 @@ async fn seed_002_streams_close_after_completion() {
     // One job per URL, not followed: the job is done when the stream ends.
     let mut once = source("run-r1", server.url("/api/job-status/events/r1"));
     once.follow = false;
-    engine
-        .add_sse_source(once, FieldOverrides::default())
-        .unwrap();
+    add(&engine, once);
     // Followed: reconnects get the final status and a close, and must back off.
     let follow = source("run-r2", server.url("/api/job-status/events/r2"));
-    engine
-        .add_sse_source(follow, FieldOverrides::default())
-        .unwrap();
+    add(&engine, follow);
 
     let r = setup.reader();
     let r1 = wait_status(&r, EntityKind::Job, "r1", Status::Failed).await;
@@ -650,14 +647,10 @@ async fn seed_003_snapshot_then_done_names_the_run() {
     let mut run = source("sentri-run", server.url("/api/v1/runs/run-7/events"));
     run.query_token = Some("tok-003".into());
     run.follow = false;
-    engine
-        .add_sse_source(run, FieldOverrides::default())
-        .unwrap();
+    add(&engine, run);
     let mut missing = source("sentri-missing", server.url("/api/v1/runs/run-0/events"));
     missing.query_token = Some("tok-003".into());
-    engine
-        .add_sse_source(missing, FieldOverrides::default())
-        .unwrap();
+    add(&engine, missing);
 
     let r = setup.reader();
     wait_status(&r, EntityKind::Job, "run-7", Status::Failed).await;
@@ -826,9 +819,7 @@ async fn seed_004_two_step_subscribe_through_the_engine() {
     cfg.subscribe = Some(TwoStep::new(
         SUBSCRIPTIONS_004.iter().map(|s| s.to_string()).collect(),
     ));
-    engine
-        .add_sse_source(cfg, FieldOverrides::default())
-        .unwrap();
+    add(&engine, cfg);
 
     let r = setup.reader();
     // The last message of the second connection.
@@ -1041,18 +1032,14 @@ async fn an_id_reset_is_kept_across_a_restart() {
     let setup = Setup::new();
     let name = "resets";
     let engine = setup.engine();
-    engine
-        .add_sse_source(source(name, server.url("/s")), FieldOverrides::default())
-        .unwrap();
+    add(&engine, source(name, server.url("/s")));
     let r = setup.reader();
     wait_status(&r, EntityKind::Job, "a", Status::Completed).await;
     engine.shutdown().await;
     assert_eq!(r.cursor(name).unwrap(), Some(String::new()));
 
     let engine = setup.engine();
-    engine
-        .add_sse_source(source(name, server.url("/s")), FieldOverrides::default())
-        .unwrap();
+    add(&engine, source(name, server.url("/s")));
     let second = server
         .log
         .wait_for(DEADLINE, |q| q.index == 1)

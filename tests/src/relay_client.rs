@@ -191,6 +191,7 @@ impl RawSse {
     }
 
     pub fn header(&self, name: &str) -> Option<String> {
+        // Iterator adapter, not a skipped test: the first line is the status line.
         self.head.lines().skip(1).find_map(|l| {
             let (k, v) = l.split_once(':')?;
             k.trim()

@@ -181,6 +181,7 @@ pub(crate) async fn list(
     let total = matching.len();
     let items = matching
         .into_iter()
+        // Iterator paging, not a skipped test: the page starts at `offset`.
         .skip(offset)
         .take(limit)
         .map(|e| Row {
