@@ -104,7 +104,7 @@ impl Hub {
             opts: opts.clone(),
             dirty,
             search,
-            _checkpointer: checkpointer,
+            checkpointer,
         })
         .map_err(|e| StoreError::Io {
             path: opts.db.clone(),

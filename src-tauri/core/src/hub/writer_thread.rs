@@ -31,8 +31,9 @@ pub(super) struct WriterThread {
     /// Full-text indexing, on a thread and in a file of its own; stopped (after
     /// indexing what is stored) when this thread ends.
     pub search: SearchThread,
-    /// Dropped with the thread, after the final checkpoint.
-    pub _checkpointer: Checkpointer,
+    /// Copies the WAL back on its own thread; dropped with this one, after the final
+    /// checkpoint.
+    pub checkpointer: Checkpointer,
 }
 
 pub(super) fn spawn(t: WriterThread) -> std::io::Result<JoinHandle<()>> {
@@ -120,6 +121,11 @@ impl WriterThread {
             let last = self.writer.next_seq() - 1;
             for a in acks.drain(..) {
                 let _ = a.send(last);
+            }
+            if self.checkpointer.take_finished_pass() {
+                if let Err(e) = self.writer.finish_checkpoint() {
+                    tracing::debug!(error = %e, "finishing the checkpoint skipped");
+                }
             }
             // Behind ingestion, in slices between commits: one big write of every
             // changed entity would stall the next batch for tens of milliseconds;
