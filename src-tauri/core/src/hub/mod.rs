@@ -74,7 +74,7 @@ impl Hub {
         let reader = Reader::open(&opts.db)?;
         // The entities table is written behind ingestion: fold in what came after it.
         let mut board = Board::from_states(reader.all_entities()?);
-        let mut dirty = std::collections::HashMap::new();
+        let mut dirty = std::collections::BTreeMap::new();
         let mut after = writer.entities_seq();
         loop {
             let page = reader.since(after, &EventFilter::default(), 10_000)?;

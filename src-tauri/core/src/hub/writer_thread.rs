@@ -1,6 +1,6 @@
 //! The writer thread's loop.
 
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 use std::thread::JoinHandle;
@@ -27,7 +27,12 @@ pub(super) struct WriterThread {
     pub opts: HubOptions,
     /// Entities changed since their row was last written, each with the first seq
     /// that changed it: the entities table is current up to just below the smallest.
-    pub dirty: HashMap<EntityKey, u64>,
+    /// Ordered like the table's primary key, so that a slice of writes covers a run
+    /// of neighbouring rows (a few pages) instead of rows spread over the whole
+    /// table: in hash order every slice rewrote most of the table's pages, ten times
+    /// the WAL traffic of one big write, and each second's flush stalled events
+    /// arriving meanwhile by about 10 ms (issue 8).
+    pub dirty: BTreeMap<EntityKey, u64>,
     /// Full-text indexing, on a thread and in a file of its own; stopped (after
     /// indexing what is stored) when this thread ends.
     pub search: SearchThread,
@@ -228,11 +233,13 @@ impl WriterThread {
         if self.dirty.is_empty() {
             return 0;
         }
-        let keys: Vec<EntityKey> = self.dirty.keys().take(limit).cloned().collect();
-        let taken: Vec<(EntityKey, u64)> = keys
-            .into_iter()
-            .filter_map(|k| self.dirty.remove(&k).map(|seq| (k, seq)))
-            .collect();
+        let mut taken: Vec<(EntityKey, u64)> = Vec::with_capacity(limit.min(self.dirty.len()));
+        while taken.len() < limit {
+            match self.dirty.pop_first() {
+                Some(entry) => taken.push(entry),
+                None => break,
+            }
+        }
         let states = {
             let board = self.board.read().unwrap_or_else(|p| p.into_inner());
             board.states(taken.iter().map(|(k, _)| k))
