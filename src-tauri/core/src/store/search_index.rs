@@ -28,13 +28,22 @@ pub fn search_index_path(db: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-const SCHEMA: &str = "
+/// The index's layout; an index file of another layout is rebuilt. 2: the entity,
+/// message and error columns are left empty when `raw` already holds their text.
+/// (`columnsize = 0` would save a row per event too, but FTS5 refuses it with
+/// `contentless_delete`, which retention needs.)
+const LAYOUT: i64 = 2;
+
+const INDEX_TABLE: &str = "
 CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(
     entity, message, error, raw,
     content = '',
     contentless_delete = 1,
     tokenize = 'unicode61'
 );
+";
+
+const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (
     key   TEXT PRIMARY KEY,
     value INTEGER NOT NULL
@@ -60,6 +69,22 @@ impl SearchIndex {
             conn.pragma_update(None, "journal_mode", "WAL")?;
             conn.pragma_update(None, "synchronous", "NORMAL")?;
             conn.execute_batch(SCHEMA)?;
+            let layout: Option<i64> = conn
+                .query_row("SELECT value FROM meta WHERE key = 'layout'", [], |r| {
+                    r.get(0)
+                })
+                .optional()?;
+            if layout != Some(LAYOUT) {
+                // An index of an older layout: start again (it is derived data).
+                conn.execute_batch(
+                    "BEGIN; DROP TABLE IF EXISTS events_fts; DELETE FROM meta; COMMIT;",
+                )?;
+            }
+            conn.execute_batch(INDEX_TABLE)?;
+            conn.execute(
+                "INSERT OR REPLACE INTO meta(key, value) VALUES ('layout', ?1)",
+                [LAYOUT],
+            )?;
             // Read-only: the indexer must never write the events database.
             conn.execute("ATTACH DATABASE ?1 AS ev", [read_only_uri(db)])?;
             Ok(())
@@ -113,9 +138,17 @@ impl SearchIndex {
         }
         let upto = last.min(self.indexed.saturating_add(limit));
         let tx = self.conn.transaction()?;
+        // A field whose text is already in `raw` (the usual case: the normaliser read
+        // it from there) would only add the same tokens again: a third less work
+        // per event. Searches match any column, so nothing becomes unfindable.
         tx.execute(
             "INSERT INTO events_fts (rowid, entity, message, error, raw) \
-             SELECT seq, entity, message, error, raw FROM ev.events WHERE seq > ?1 AND seq <= ?2",
+             SELECT seq, \
+               CASE WHEN instr(raw, entity) > 0 THEN NULL ELSE entity END, \
+               CASE WHEN instr(raw, message) > 0 THEN NULL ELSE message END, \
+               CASE WHEN instr(raw, error) > 0 THEN NULL ELSE error END, \
+               raw \
+             FROM ev.events WHERE seq > ?1 AND seq <= ?2",
             params![self.indexed as i64, upto as i64],
         )?;
         tx.execute(

@@ -565,3 +565,70 @@ fn the_search_index_lives_beside_the_database_and_follows_it() {
         12
     );
 }
+
+/// A field whose text is already in `raw` is indexed once (through `raw`), a field
+/// that is not (an entity named by the channel, a message the normaliser wrote) is
+/// indexed in its own column, and every one of them is still found. An index file
+/// of the older layout is rebuilt.
+#[test]
+fn fields_already_in_raw_are_indexed_once_and_all_are_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = Writer::open(&path).unwrap();
+    let mut board = Board::default();
+    let mut in_raw = ev("s", "job-walrus", Status::Running, None);
+    in_raw.message = Some("parsing resume".into());
+    in_raw.raw = r#"{"jobId":"job-walrus","message":"parsing resume"}"#.into();
+    let mut not_in_raw = ev("s", "channel-otter", Status::Running, None);
+    not_in_raw.message = Some("summary by normaliser".into());
+    not_in_raw.raw = r#"{"progress":5}"#.into();
+    append(&mut w, &mut board, "s", vec![in_raw, not_in_raw], None);
+    index_all(&path);
+
+    let vocab = rusqlite::Connection::open(search_index_path(&path)).unwrap();
+    vocab
+        .execute_batch("CREATE VIRTUAL TABLE temp.v USING fts5vocab(main, events_fts, 'col')")
+        .unwrap();
+    let columns_of = |term: &str| -> Vec<String> {
+        let mut st = vocab
+            .prepare("SELECT col FROM temp.v WHERE term = ?1 ORDER BY col")
+            .unwrap();
+        st.query_map([term], |r| r.get(0))
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+    };
+    assert_eq!(columns_of("resume"), vec!["raw"], "in raw: indexed once");
+    assert_eq!(columns_of("walrus"), vec!["raw"]);
+    assert_eq!(
+        columns_of("otter"),
+        vec!["entity"],
+        "not in raw: its own column"
+    );
+    assert_eq!(columns_of("normaliser"), vec!["message"]);
+
+    let r = Reader::open(&path).unwrap();
+    let found = |q: &str| -> Vec<String> {
+        r.search(q, &EventFilter::default(), 10)
+            .unwrap()
+            .into_iter()
+            .map(|e| e.entity)
+            .collect()
+    };
+    assert_eq!(found("parsing resume"), vec!["job-walrus"]);
+    assert_eq!(found("job-walrus"), vec!["job-walrus"]);
+    assert_eq!(found("channel-otter"), vec!["channel-otter"]);
+    assert_eq!(found("summary by normaliser"), vec!["channel-otter"]);
+
+    // An index written in the older layout (every field in its own column, no
+    // layout mark) is rebuilt when opened.
+    vocab
+        .execute("DELETE FROM meta WHERE key = 'layout'", [])
+        .unwrap();
+    drop(vocab);
+    let index = SearchIndex::open(&path).unwrap();
+    assert_eq!(index.indexed_upto(), 0, "rebuilt from scratch");
+    drop(index);
+    index_all(&path);
+    assert_eq!(found("parsing resume"), vec!["job-walrus"]);
+}
