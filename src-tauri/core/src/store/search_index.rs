@@ -50,6 +50,15 @@ CREATE TABLE IF NOT EXISTS meta (
 ) WITHOUT ROWID;
 ";
 
+/// One event's text, as it goes into the index.
+struct IndexRow {
+    seq: i64,
+    entity: Option<String>,
+    message: Option<String>,
+    error: Option<String>,
+    raw: String,
+}
+
 /// The writing side of the index. One per database, on the search thread.
 pub struct SearchIndex {
     conn: Connection,
@@ -131,26 +140,29 @@ impl SearchIndex {
 
     /// Indexes up to `limit` events after the indexed ones, in one transaction;
     /// returns how many seqs it moved past.
+    ///
+    /// The events are read first, in short statements of their own, and only then
+    /// indexed: a read of `ev` inside the index's transaction would hold a snapshot
+    /// of the events database until the commit, and while any snapshot is held the
+    /// WAL there cannot start over. This thread runs at the lowest priority and may
+    /// wait long for a CPU under load; it must never hold the events WAL meanwhile.
     pub fn index(&mut self, limit: u64) -> Result<u64, StoreError> {
         let last = self.newest_event()?;
         if self.indexed >= last {
             return Ok(0);
         }
         let upto = last.min(self.indexed.saturating_add(limit));
+        let rows = self.read_events(self.indexed, upto)?;
         let tx = self.conn.transaction()?;
-        // A field whose text is already in `raw` (the usual case: the normaliser read
-        // it from there) would only add the same tokens again: a third less work
-        // per event. Searches match any column, so nothing becomes unfindable.
-        tx.execute(
-            "INSERT INTO events_fts (rowid, entity, message, error, raw) \
-             SELECT seq, \
-               CASE WHEN instr(raw, entity) > 0 THEN NULL ELSE entity END, \
-               CASE WHEN instr(raw, message) > 0 THEN NULL ELSE message END, \
-               CASE WHEN instr(raw, error) > 0 THEN NULL ELSE error END, \
-               raw \
-             FROM ev.events WHERE seq > ?1 AND seq <= ?2",
-            params![self.indexed as i64, upto as i64],
-        )?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO events_fts (rowid, entity, message, error, raw) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for r in &rows {
+                insert.execute(params![r.seq, r.entity, r.message, r.error, r.raw])?;
+            }
+        }
         tx.execute(
             "UPDATE meta SET value = ?1 WHERE key = 'indexed_seq'",
             params![upto as i64],
@@ -159,6 +171,42 @@ impl SearchIndex {
         let done = upto - self.indexed;
         self.indexed = upto;
         Ok(done)
+    }
+
+    /// The text to index of the events in `(after, upto]`, read in pieces, each a
+    /// short read of its own (see [`SearchIndex::index`]).
+    fn read_events(&self, after: u64, upto: u64) -> Result<Vec<IndexRow>, StoreError> {
+        const PIECE: u64 = 2_000;
+        // A field whose text is already in `raw` (the usual case: the normaliser read
+        // it from there) would only add the same tokens again. Searches match any
+        // column, so nothing becomes unfindable.
+        let mut read = self.conn.prepare_cached(
+            "SELECT seq, \
+               CASE WHEN instr(raw, entity) > 0 THEN NULL ELSE entity END, \
+               CASE WHEN instr(raw, message) > 0 THEN NULL ELSE message END, \
+               CASE WHEN instr(raw, error) > 0 THEN NULL ELSE error END, \
+               raw \
+             FROM ev.events WHERE seq > ?1 AND seq <= ?2",
+        )?;
+        let mut rows = Vec::new();
+        let mut from = after;
+        while from < upto {
+            let to = upto.min(from + PIECE);
+            let piece = read.query_map(params![from as i64, to as i64], |r| {
+                Ok(IndexRow {
+                    seq: r.get(0)?,
+                    entity: r.get(1)?,
+                    message: r.get(2)?,
+                    error: r.get(3)?,
+                    raw: r.get(4)?,
+                })
+            })?;
+            for row in piece {
+                rows.push(row?);
+            }
+            from = to;
+        }
+        Ok(rows)
     }
 
     /// Drops deleted events (retention) from the index.
