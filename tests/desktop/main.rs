@@ -15,9 +15,9 @@
 //! 5. SIGTERM shuts the engine down cleanly, with the event committed exactly once.
 //! Screenshots and logs go to tests/artifacts/desktop/.
 //!
-//! Needs redis-server, Xvfb, dbus, dunst, trayer, ImageMagick, webkit2gtk-driver and
-//! tauri-driver (`scripts/install-deps.sh test`); a missing one fails with the package
-//! to install.
+//! Needs redis-server, Xvfb, dbus, dunst, trayer, ImageMagick, xdotool, webkit2gtk-driver
+//! and tauri-driver (`scripts/install-deps.sh test`); a missing one fails with the
+//! package to install.
 
 mod job_feed;
 mod session;
@@ -37,6 +37,8 @@ use webdriver::Driver;
 const APP: &str = env!("CARGO_BIN_EXE_telltale");
 const TEST_DEADLINE: Duration = Duration::from_secs(240);
 const STEP: Duration = Duration::from_secs(30);
+/// The window's title (src-tauri/app/window.rs).
+const WINDOW_TITLE: &str = "Telltale";
 /// The lamp colours of icons/tray-failing.png and icons/tray-ok.png.
 const FAILING_RED: &str = "#e5484d";
 const ALL_CLEAR_GREEN: &str = "#3ddc84";
@@ -126,7 +128,16 @@ async fn scenario() {
     assert!(call.contains(&format!("Job failed: {job}")), "{call}");
     assert!(call.contains("resume-analysis"), "{call}");
 
-    std::fs::write(artifacts.join("window.png"), wd.screenshot().await).expect("save window.png");
+    // The window shows the page: read from the X server, it is not one flat colour
+    // (text alone brings hundreds of anti-aliased shades; a webview that painted
+    // nothing is 1).
+    let window_png = artifacts.join("window.png");
+    session.window_screenshot(WINDOW_TITLE, &window_png);
+    let colours = session::colours(&window_png);
+    assert!(
+        colours > 16,
+        "window.png is blank ({colours} colours): the webview painted nothing"
+    );
     session.screenshot(&artifacts.join("screen.png"));
     // The tray icon turned red: a failure nobody has looked at yet.
     let scratch = artifacts.join("tray-check.png");

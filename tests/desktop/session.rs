@@ -123,6 +123,35 @@ impl Session {
         );
     }
 
+    /// The visible top-level window titled exactly `title`, as a PNG: its pixels as the
+    /// X server has them, what the user sees (not WebDriver's screenshot: see
+    /// webdriver.rs). Without a window manager the window has no frame, so this is the
+    /// webview itself; what another window covers (a notification) comes out black.
+    pub fn window_screenshot(&self, title: &str, to: &Path) {
+        let out = Command::new(tools::XDOTOOL.require())
+            // Top-level windows only: the tray icon, titled after the app too, is
+            // embedded in the tray host's window.
+            .args(["search", "--maxdepth", "1", "--onlyvisible", "--name"])
+            .arg(format!("^{title}$"))
+            .envs(self.env())
+            .output()
+            .expect("run xdotool");
+        let found = String::from_utf8_lossy(&out.stdout);
+        let ids: Vec<&str> = found.split_whitespace().collect();
+        let [id] = ids[..] else {
+            panic!("expected one visible window titled {title:?}, xdotool found {ids:?}");
+        };
+        let status = Command::new(tools::IMPORT.require())
+            .args(["-display", &self.display, "-window", id])
+            .arg(to)
+            .status()
+            .expect("run import");
+        assert!(
+            status.success(),
+            "import (ImageMagick) could not capture window {id} ({title})"
+        );
+    }
+
     /// Whether the tray host's strip (the bottom of the screen) shows `colour`, the
     /// lamp of one of the tray icons (icons/make-icons.sh).
     pub fn tray_shows(&self, colour: &str, scratch: &Path) -> bool {
@@ -240,6 +269,19 @@ impl Drop for Session {
             let _ = child.wait();
         }
     }
+}
+
+/// How many distinct colours a picture has: 1 for a blank one.
+pub fn colours(picture: &Path) -> u64 {
+    let out = Command::new(tools::CONVERT.require())
+        .arg(picture)
+        .args(["-format", "%k", "info:"])
+        .output()
+        .expect("run convert");
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.trim()
+        .parse()
+        .unwrap_or_else(|_| panic!("convert -format %k {}: {text:?}", picture.display()))
 }
 
 pub fn log_file(dir: &Path, name: &str) -> std::fs::File {

@@ -40,6 +40,10 @@ pub const CONVERT: Tool = Tool {
     name: "convert",
     install: "apt-get install imagemagick",
 };
+pub const XDOTOOL: Tool = Tool {
+    name: "xdotool",
+    install: "apt-get install xdotool",
+};
 pub const WEBKIT_DRIVER: Tool = Tool {
     name: "WebKitWebDriver",
     install: "apt-get install webkit2gtk-driver",

@@ -1,6 +1,12 @@
 //! tauri-driver (with Debian's WebKitWebDriver behind it) and the few W3C WebDriver
 //! calls the test needs, over plain HTTP.
 //!
+//! No `/screenshot`: the app's webview paints without GPU compositing (memory, see
+//! src-tauri/app/window.rs). In that mode WebKitGTK answers a screenshot only after the
+//! page's next repaint: a page at rest (the job view once loaded) kept it waiting past
+//! the request timeout. The test reads the window from the X server
+//! instead (`Session::window_screenshot`).
+//!
 //! The app must run with TAURI_WEBVIEW_AUTOMATION=true, or WebKit never accepts the
 //! automation session and session creation hangs: every request has a timeout.
 
@@ -9,7 +15,6 @@ use std::path::Path;
 use std::process::{Child, Command};
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
 use serde_json::{json, Value};
 
 use crate::session::log_file;
@@ -158,14 +163,6 @@ impl WebDriverSession {
             Some(json!({})),
         )
         .await;
-    }
-
-    /// The webview's own rendering, as PNG bytes.
-    pub async fn screenshot(&self) -> Vec<u8> {
-        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
-        base64::engine::general_purpose::STANDARD
-            .decode(v.as_str().unwrap_or_default())
-            .expect("screenshot is base64")
     }
 
     pub async fn close(self) {
