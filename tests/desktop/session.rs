@@ -112,14 +112,19 @@ impl Session {
 
     /// The whole screen (window, tray host) as a PNG.
     pub fn screenshot(&self, to: &Path) {
+        self.capture("root", to);
+    }
+
+    /// Writes X window `window` (an id, or `root` for the screen) as a PNG.
+    fn capture(&self, window: &str, to: &Path) {
         let status = Command::new(tools::IMPORT.require())
-            .args(["-display", &self.display, "-window", "root"])
+            .args(["-display", &self.display, "-window", window])
             .arg(to)
             .status()
             .expect("run import");
         assert!(
             status.success(),
-            "import (ImageMagick) could not capture the screen"
+            "import (ImageMagick) could not capture window {window}"
         );
     }
 
@@ -141,15 +146,7 @@ impl Session {
         let [id] = ids[..] else {
             panic!("expected one visible window titled {title:?}, xdotool found {ids:?}");
         };
-        let status = Command::new(tools::IMPORT.require())
-            .args(["-display", &self.display, "-window", id])
-            .arg(to)
-            .status()
-            .expect("run import");
-        assert!(
-            status.success(),
-            "import (ImageMagick) could not capture window {id} ({title})"
-        );
+        self.capture(id, to);
     }
 
     /// Whether the tray host's strip (the bottom of the screen) shows `colour`, the

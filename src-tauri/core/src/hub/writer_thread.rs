@@ -233,13 +233,9 @@ impl WriterThread {
         if self.dirty.is_empty() {
             return 0;
         }
-        let mut taken: Vec<(EntityKey, u64)> = Vec::with_capacity(limit.min(self.dirty.len()));
-        while taken.len() < limit {
-            match self.dirty.pop_first() {
-                Some(entry) => taken.push(entry),
-                None => break,
-            }
-        }
+        let taken: Vec<(EntityKey, u64)> = std::iter::from_fn(|| self.dirty.pop_first())
+            .take(limit)
+            .collect();
         let states = {
             let board = self.board.read().unwrap_or_else(|p| p.into_inner());
             board.states(taken.iter().map(|(k, _)| k))

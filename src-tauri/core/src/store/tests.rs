@@ -13,6 +13,11 @@ fn index_all(db: &std::path::Path) {
     while index.index(u64::MAX).unwrap() > 0 {}
 }
 
+/// How many events a search for `q` finds (up to 100, no filter).
+fn hits(r: &Reader, q: &str) -> usize {
+    r.search(q, &EventFilter::default(), 100).unwrap().len()
+}
+
 fn ev(source: &str, entity: &str, status: Status, remote: Option<&str>) -> Event {
     let mut e = Event::new(source, EntityKind::Job, entity, status);
     e.remote_id = remote.map(str::to_string);
@@ -496,12 +501,7 @@ fn the_search_index_lives_beside_the_database_and_follows_it() {
         index_all(&path);
         assert_eq!(count_in_index(&path), 10);
         let r = Reader::open(&path).unwrap();
-        assert_eq!(
-            r.search("walrus", &EventFilter::default(), 100)
-                .unwrap()
-                .len(),
-            10
-        );
+        assert_eq!(hits(&r, "walrus"), 10);
 
         // Retention deletes events; the search thread drops them from the index.
         let policy = Retention {
@@ -513,12 +513,7 @@ fn the_search_index_lives_beside_the_database_and_follows_it() {
         let mut index = SearchIndex::open(&path).unwrap();
         index.forget(&step.deleted_seqs).unwrap();
         assert_eq!(count_in_index(&path), 6);
-        assert_eq!(
-            r.search("walrus", &EventFilter::default(), 100)
-                .unwrap()
-                .len(),
-            6
-        );
+        assert_eq!(hits(&r, "walrus"), 6);
     }
 
     // The database is replaced; its old index file stays behind. Readers must not
@@ -539,31 +534,15 @@ fn the_search_index_lives_beside_the_database_and_follows_it() {
     append(&mut w, &mut board, "s", fresh, None);
     let r = Reader::open(&path).unwrap();
     // Seqs 5..10 exist again: an index taken for this database's would match them.
-    assert!(r
-        .search("walrus", &EventFilter::default(), 100)
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        r.search("otter", &EventFilter::default(), 100)
-            .unwrap()
-            .len(),
-        12
-    );
+    assert_eq!(hits(&r, "walrus"), 0);
+    assert_eq!(hits(&r, "otter"), 12);
     let index = SearchIndex::open(&path).unwrap();
     assert_eq!(index.indexed_upto(), 0, "rebuilt from scratch");
     drop(index);
     index_all(&path);
     assert_eq!(count_in_index(&path), 12);
-    assert!(r
-        .search("walrus", &EventFilter::default(), 100)
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        r.search("otter under", &EventFilter::default(), 100)
-            .unwrap()
-            .len(),
-        12
-    );
+    assert_eq!(hits(&r, "walrus"), 0);
+    assert_eq!(hits(&r, "otter under"), 12);
 }
 
 /// A field whose text is already in `raw` is indexed once (through `raw`), a field
