@@ -77,12 +77,17 @@ const BEHIND_SHARE: u32 = 4;
 
 const RETENTION_STEP: u64 = 5_000;
 
+/// A quiet stream gives the writer's page cache back this often (see
+/// [`Writer::release_cache`]); a busy one never reaches the idle branch and keeps it.
+const RELEASE_CACHE_EVERY: Duration = Duration::from_secs(30);
+
 impl WriterThread {
     fn run(mut self) {
         let mut batches: Vec<Ingest> = Vec::new();
         let mut acks: Vec<oneshot::Sender<u64>> = Vec::new();
         let mut last_retention = Instant::now() - Duration::from_secs(3600);
         let mut last_entity_flush = Instant::now();
+        let mut last_release = Instant::now();
         // The size of the entity-state pieces, learnt as they run.
         let mut entity_slice = SliceSize::new(50, 20_000);
         loop {
@@ -106,6 +111,12 @@ impl WriterThread {
                     last_entity_flush = Instant::now();
                 }
                 self.idle_work(&mut last_retention);
+                if last_release.elapsed() >= RELEASE_CACHE_EVERY {
+                    if let Err(e) = self.writer.release_cache() {
+                        tracing::debug!(error = %e, "releasing the page cache skipped");
+                    }
+                    last_release = Instant::now();
+                }
                 continue;
             };
             let mut events = take(first, &mut batches, &mut acks);

@@ -611,3 +611,37 @@ fn fields_already_in_raw_are_indexed_once_and_all_are_found() {
     index_all(&path);
     assert_eq!(found("parsing resume"), vec!["job-walrus"]);
 }
+
+#[test]
+fn the_writer_gives_its_page_cache_back_when_asked() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("h.db");
+    let mut w = Writer::open(&path).unwrap();
+    let mut board = Board::default();
+    for chunk in 0..20 {
+        let events = (0..1_000)
+            .map(|i| ev("sse", &format!("job-{chunk}-{i}"), Status::Running, None))
+            .collect();
+        append(&mut w, &mut board, "sse", events, None);
+    }
+    let filled = w.cache_bytes();
+    assert!(
+        filled > 2_000_000,
+        "20,000 events left only {filled} bytes cached"
+    );
+    w.release_cache().unwrap();
+    let released = w.cache_bytes();
+    assert!(
+        released < filled / 10,
+        "the cache still holds {released} of {filled} bytes"
+    );
+    // Still a working writer: pages come back as they are needed.
+    let out = append(
+        &mut w,
+        &mut board,
+        "sse",
+        vec![ev("sse", "after", Status::Queued, None)],
+        None,
+    );
+    assert_eq!(out.stored, 1);
+}

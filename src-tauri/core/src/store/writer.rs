@@ -207,6 +207,34 @@ impl Writer {
         Ok(())
     }
 
+    /// Gives the page cache's memory back. The cache (up to 64 MiB) keeps a fast
+    /// stream's commits off the disk, but once a burst has filled it (a backlog
+    /// replayed, a busy hour), an app that then sits watching a few events a second
+    /// would hold those pages for good (issue 8: idle memory). Pages needed again are
+    /// read from the OS page cache.
+    pub fn release_cache(&self) -> Result<(), StoreError> {
+        self.conn.execute_batch("PRAGMA shrink_memory")?;
+        Ok(())
+    }
+
+    /// Bytes the page cache holds now.
+    #[cfg(test)]
+    pub(crate) fn cache_bytes(&self) -> i64 {
+        let (mut now, mut peak) = (0, 0);
+        // SAFETY: the handle is this open connection's; the call only reads counters.
+        let rc = unsafe {
+            rusqlite::ffi::sqlite3_db_status(
+                self.conn.handle(),
+                rusqlite::ffi::SQLITE_DBSTATUS_CACHE_USED,
+                &mut now,
+                &mut peak,
+                0,
+            )
+        };
+        assert_eq!(rc, rusqlite::ffi::SQLITE_OK);
+        i64::from(now)
+    }
+
     /// Folds the WAL back into the database file (on clean shutdown).
     pub fn checkpoint(&self) -> Result<(), StoreError> {
         self.conn
