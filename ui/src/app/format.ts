@@ -1,9 +1,30 @@
 // Human-readable times, durations and numbers.
 
+// One formatter of each kind for the page's lifetime. `Date.prototype.toLocaleTimeString`
+// and `Number.prototype.toLocaleString` build a new ICU formatter on every call, and in
+// WebKit that memory lives in the web process's malloc heap, which the JavaScript
+// collector does not count: rendering the board with them grew that heap by about
+// 40 MB in 25 minutes (heaptrack: 36 MB of peak in ICU, from udat_open). The lint
+// forbids the per-call forms; format through these instead.
+const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "numeric", second: "numeric", hour12: false });
+const timeOfDayFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "numeric", second: "numeric" });
+const hourMinuteFormat = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const countFormat = new Intl.NumberFormat("en-US");
+
+/** A 24-hour time of day with seconds ("14:03:07"), for tables. */
 export function clock(ms: number | undefined): string {
   if (ms === undefined) return "";
-  const d = new Date(ms);
-  return d.toLocaleTimeString(undefined, { hour12: false });
+  return clockFormat.format(ms);
+}
+
+/** The time of day in the user's own convention ("2:03:07 PM" or "14:03:07"). */
+export function timeOfDay(ms: number): string {
+  return timeOfDayFormat.format(ms);
+}
+
+/** Hours and minutes only ("14:03"), for chart axes. */
+export function hourMinute(ms: number): string {
+  return hourMinuteFormat.format(ms);
 }
 
 export function dateTime(ms: number | undefined): string {
@@ -35,7 +56,7 @@ export function ago(ms: number | undefined, now: number): string {
 }
 
 export function count(n: number): string {
-  return n.toLocaleString("en-US");
+  return countFormat.format(n);
 }
 
 /** Pretty-prints a raw payload if it is JSON; otherwise returns it as is. */

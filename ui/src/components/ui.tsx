@@ -1,5 +1,6 @@
 // Small shared pieces: status badges, progress bars, empty states, charts.
 import type { ComponentChildren } from "preact";
+import { hourMinute, timeOfDay } from "../app/format";
 
 const FAILURE = new Set(["failed", "stalled", "stopped", "gap", "gone"]);
 const WARN = new Set(["retrying", "reconnecting", "delayed", "paused", "connecting"]);
@@ -72,14 +73,14 @@ export function ThroughputChart({ completed, failed, start }: { completed: numbe
       <svg viewBox={`0 0 ${width} ${height}`} width="100%" height="160" preserveAspectRatio="none" role="img" aria-label="completed and failed jobs per minute">
         <line x1="0" x2={width} y1={mid} y2={mid} class="axis" vector-effect="non-scaling-stroke" />
         {completed.map((c, i) =>
-          c > 0 ? <rect key={`c${i}`} class="bar-good" x={i * bw + 1} width={Math.max(1, bw - 2)} y={mid - (c / maxUp) * (mid - 4)} height={(c / maxUp) * (mid - 4)}><title>{`${new Date(start + i * 60_000).toLocaleTimeString()}: ${c} completed`}</title></rect> : null,
+          c > 0 ? <rect key={`c${i}`} class="bar-good" x={i * bw + 1} width={Math.max(1, bw - 2)} y={mid - (c / maxUp) * (mid - 4)} height={(c / maxUp) * (mid - 4)}><title>{`${timeOfDay(start + i * 60_000)}: ${c} completed`}</title></rect> : null,
         )}
         {failed.map((f, i) =>
-          f > 0 ? <rect key={`f${i}`} class="bar-bad" x={i * bw + 1} width={Math.max(1, bw - 2)} y={mid} height={(f / maxDown) * (height - mid - 2)}><title>{`${new Date(start + i * 60_000).toLocaleTimeString()}: ${f} failed`}</title></rect> : null,
+          f > 0 ? <rect key={`f${i}`} class="bar-bad" x={i * bw + 1} width={Math.max(1, bw - 2)} y={mid} height={(f / maxDown) * (height - mid - 2)}><title>{`${timeOfDay(start + i * 60_000)}: ${f} failed`}</title></rect> : null,
         )}
       </svg>
       <div class="chart-times">
-        <span>{new Date(start).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}</span>
+        <span>{hourMinute(start)}</span>
         <span>now</span>
       </div>
       <figcaption>
@@ -104,7 +105,7 @@ export function LineChart({ points, label }: { points: [number, number][]; label
       <line x1="0" x2={width} y1={y(100)} y2={y(100)} class="axis faint" />
       <line x1="0" x2={width} y1={y(0)} y2={y(0)} class="axis" />
       <path d={d} fill="none" stroke="currentColor" stroke-width="2" vector-effect="non-scaling-stroke">
-        <title>{points.map(([t, v]) => `${new Date(t).toLocaleTimeString()}: ${v}%`).join("\n")}</title>
+        <title>{points.map(([t, v]) => `${timeOfDay(t)}: ${v}%`).join("\n")}</title>
       </path>
     </svg>
   );
