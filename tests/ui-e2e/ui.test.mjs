@@ -50,6 +50,17 @@ async function uiStats() {
   return page.evaluate(() => window.__telltale?.stats());
 }
 
+/** The page's JavaScript heap in bytes after a full collection (Chrome DevTools Protocol). */
+async function jsHeap() {
+  const cdp = await browser.context.newCDPSession(page);
+  try {
+    await cdp.send("HeapProfiler.collectGarbage");
+    return (await cdp.send("Runtime.getHeapUsage")).usedSize;
+  } finally {
+    await cdp.detach();
+  }
+}
+
 async function openUi() {
   page = await browser.context.newPage();
   page.on("console", (m) => {
@@ -193,6 +204,8 @@ describe("UI end to end", { concurrency: false }, () => {
 
   it("renders 1,000 events/s over a large board and reports frame times", async () => {
     // The backlog: BACKLOG jobs, loaded by the UI from the relay's snapshot.
+    const heap0 = await jsHeap();
+    const jobs0 = (await uiStats()).jobs;
     const t0 = Date.now();
     const chunk = 5_000;
     for (let i = 0; i < BACKLOG; i += chunk) {
@@ -207,6 +220,13 @@ describe("UI end to end", { concurrency: false }, () => {
     await waitFor("the UI to load the backlog", async () => (await uiStats())?.lastSeq >= target, 120_000, 250);
     const loaded = await uiStats();
     console.log(`# backlog: ${BACKLOG} jobs published, stored and loaded by the UI in ${((Date.now() - t0) / 1000).toFixed(1)} s; UI holds ${loaded.jobs} jobs`);
+    // What the board's job cap costs the page (reported, not asserted: a figure for
+    // docs/benchmarks.md). Chromium's V8 heap after a full collection.
+    const heap1 = await jsHeap();
+    console.log(
+      `# JS heap after a full GC: ${(heap0 / 1e6).toFixed(1)} MB with ${jobs0} jobs, ${(heap1 / 1e6).toFixed(1)} MB with ${loaded.jobs} jobs: ` +
+        `${Math.round((heap1 - heap0) / Math.max(1, loaded.jobs - jobs0))} bytes per job`,
+    );
     await go("#/jobs");
     await page.waitForSelector("[data-testid=jobs-body]");
     await page.evaluate(startLongFrameObserver);
