@@ -4,7 +4,7 @@
 // and `Number.prototype.toLocaleString` build a new ICU formatter on every call, and in
 // WebKit that memory lives in the web process's malloc heap, which the JavaScript
 // collector does not count: rendering the board with them grew that heap by about
-// 40 MB in 25 minutes (heaptrack: 36 MB of peak in ICU, from udat_open). The lint
+// 50 MB in 25 minutes (heaptrack: 36 MB of peak in ICU, from udat_open). The lint
 // forbids the per-call forms; format through these instead.
 const clockFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "numeric", second: "numeric", hour12: false });
 const timeOfDayFormat = new Intl.DateTimeFormat(undefined, { hour: "numeric", minute: "numeric", second: "numeric" });
