@@ -16,6 +16,7 @@ use telltale_core::source::redis::{
 use telltale_core::source::url::{RedisTarget, SourceUrl};
 use telltale_tests::engine_on_disk::{start_engine as engine, stored_events as stored};
 use telltale_tests::redis_server::{RedisOptions, RedisServer};
+use telltale_tests::silent_proxy::SilentProxy;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -352,6 +353,120 @@ async fn kill_and_restart_resubscribes_records_a_gap_and_loses_nothing_after() {
         "connected, then connected again after the restart"
     );
     assert!(events.iter().any(|e| e.status == Status::Reconnecting));
+    eng.shutdown().await;
+}
+
+/// A path that dies without closing (a partition, a paused VM) sends no FIN: Telltale
+/// only learns of it when a PING goes unanswered, and Redis keeps counting the dead
+/// subscriber as a receiver meanwhile. Everything published from the moment the path
+/// died is lost, so the stored gap must start at the connection's last sign of life,
+/// not at the moment the PING timed out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_connection_is_caught_by_ping_and_its_gap_covers_every_lost_message() {
+    // A lost message may be stamped this much before the gap starts: the last message
+    // that did arrive is stamped when Telltale reads it, not when it was published.
+    const SLACK: i64 = 150;
+    let server = RedisServer::start();
+    let proxy = SilentProxy::start(([127, 0, 0, 1], server.port()).into()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("t.db");
+    let eng = engine(&db);
+    let mut cfg = config(&format!("redis://{}", proxy.addr()), &["jobs"], &[]);
+    // Noticing takes 500-1000 ms, well beyond SLACK: a gap that started when the PING
+    // timed out would leave the first lost messages outside it.
+    cfg.ping_interval = Duration::from_millis(500);
+    cfg.ping_timeout = Duration::from_millis(500);
+    eng.add_redis_source(cfg, FieldOverrides::default())
+        .unwrap();
+    let mut conn = server.connection().await;
+    wait_subscribed(&mut conn, "jobs", 1).await;
+
+    let client = server.client();
+    let stop = CancellationToken::new();
+    let publisher = {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            // (n, published at, receivers PUBLISH reported)
+            let mut sent: Vec<(u32, i64, i64)> = Vec::new();
+            let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+            let mut n = 0u32;
+            while !stop.is_cancelled() {
+                let at = now_millis();
+                let body = format!(r#"{{"jobId":"s{n}","status":"running"}}"#);
+                let receivers: i64 = conn.publish("jobs", body).await.unwrap();
+                sent.push((n, at, receivers));
+                n += 1;
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            sent
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let silenced_at = now_millis();
+    proxy.silence();
+    wait_for("a gap and a second subscription", || {
+        let events = stored(&db);
+        events.iter().any(|e| e.status == Status::Gap)
+            && events
+                .iter()
+                .filter(|e| e.kind == EntityKind::Source && e.status == Status::Connected)
+                .count()
+                == 2
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stop.cancel();
+    let sent = publisher.await.unwrap();
+
+    let events = stored(&db);
+    let gaps: Vec<&Event> = events.iter().filter(|e| e.status == Status::Gap).collect();
+    assert_eq!(gaps.len(), 1, "{gaps:#?}");
+    let raw: serde_json::Value = serde_json::from_str(&gaps[0].raw).unwrap();
+    let (from, to) = (raw["from"].as_i64().unwrap(), raw["to"].as_i64().unwrap());
+    let reason = raw["reason"].as_str().unwrap_or_default();
+    assert!(reason.contains("PING"), "noticed by PING: {reason}");
+    assert!(
+        from <= silenced_at + SLACK,
+        "the gap starts {} ms after the path died",
+        from - silenced_at
+    );
+    // Whatever Telltale did not store was published inside the gap; everything
+    // published after it was stored exactly once.
+    wait_for("every message after the gap stored", || {
+        let ids: std::collections::HashSet<String> =
+            stored(&db).into_iter().map(|e| e.entity).collect();
+        sent.iter()
+            .filter(|(_, at, _)| *at > to)
+            .all(|(n, _, _)| ids.contains(&format!("s{n}")))
+    })
+    .await;
+    let mut per_job: HashMap<String, usize> = HashMap::new();
+    for e in stored(&db).iter().filter(|e| e.kind == EntityKind::Job) {
+        *per_job.entry(e.entity.clone()).or_default() += 1;
+    }
+    let lost: Vec<(u32, i64, i64)> = sent
+        .iter()
+        .copied()
+        .filter(|(n, _, _)| !per_job.contains_key(&format!("s{n}")))
+        .collect();
+    assert!(
+        lost.iter().any(|(_, _, receivers)| *receivers >= 1),
+        "Redis counted the silent subscriber for the lost messages: {lost:?}"
+    );
+    for (n, at, _) in &lost {
+        assert!(
+            *at >= from - SLACK && *at <= to,
+            "s{n}, published {} ms after the path died, is missing outside the gap {} .. {} ms",
+            at - silenced_at,
+            from - silenced_at,
+            to - silenced_at
+        );
+    }
+    assert!(per_job.values().all(|c| *c == 1), "stored once each");
+    assert!(
+        sent.iter().filter(|(_, at, _)| *at > to).count() > 20,
+        "messages after the gap"
+    );
     eng.shutdown().await;
 }
 

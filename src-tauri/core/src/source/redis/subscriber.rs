@@ -4,8 +4,11 @@
 //!
 //! Pub/sub cannot replay. When a connection that was subscribed drops, whatever was
 //! published until the next subscription took effect is lost, so the loop reports a
-//! [`Gap`] from the moment the loss was noticed to the moment the new subscriptions
-//! were confirmed.
+//! [`Gap`] from the connection's last sign of life (a message or a PING answer) to
+//! the moment the new subscriptions were confirmed. The last sign of life, not the
+//! moment the loss was noticed: a path that dies without closing (a partition, a
+//! paused server) is only noticed when a PING goes unanswered, up to
+//! `ping_interval + ping_timeout` later, and everything published in between is lost.
 //!
 //! This uses the redis crate's dedicated RESP2 pub/sub connection rather than a
 //! ConnectionManager with automatic resubscription: here the loop itself knows when
@@ -40,7 +43,11 @@ pub struct PubSubSubscriber {
 enum Ended {
     Cancelled,
     ReceiverGone,
-    Lost(String),
+    /// The connection failed; `alive_at` is its last sign of life.
+    Lost {
+        reason: String,
+        alive_at: Millis,
+    },
 }
 
 /// Why a connection attempt failed.
@@ -138,8 +145,8 @@ impl PubSubSubscriber {
                     match self.read(pubsub, out, cancel).await {
                         Ended::Cancelled => return Ok(()),
                         Ended::ReceiverGone => return Ok(()),
-                        Ended::Lost(reason) => {
-                            down_since = Some((now_millis(), reason.clone()));
+                        Ended::Lost { reason, alive_at } => {
+                            down_since = Some((alive_at, reason.clone()));
                             reason
                         }
                     }
@@ -210,13 +217,17 @@ impl PubSubSubscriber {
         let mut ping = tokio::time::interval(self.config.ping_interval);
         ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         ping.tick().await;
+        // The subscriptions were confirmed just before this.
+        let mut alive_at = now_millis();
+        let lost = |reason: String, alive_at: Millis| Ended::Lost { reason, alive_at };
         loop {
             tokio::select! {
                 _ = cancel.cancelled() => return Ended::Cancelled,
                 msg = stream.next() => match msg {
                     // The crate's reader task ended: the socket closed or failed.
-                    None => return Ended::Lost("the connection was closed".into()),
+                    None => return lost("the connection was closed".into(), alive_at),
                     Some(m) => {
+                        alive_at = now_millis();
                         if let Err(ReceiverGone) = out.message(PubSubMessage::from_redis(&m)) {
                             return Ended::ReceiverGone;
                         }
@@ -226,9 +237,9 @@ impl PubSubSubscriber {
                 // flight, messages keep accumulating in the crate's reader task.
                 _ = ping.tick() => {
                     match tokio::time::timeout(self.config.ping_timeout, sink.ping::<redis::Value>()).await {
-                        Ok(Ok(_)) => {}
-                        Ok(Err(e)) => return Ended::Lost(format!("PING failed: {e}")),
-                        Err(_) => return Ended::Lost(format!("no answer to PING within {:?}", self.config.ping_timeout)),
+                        Ok(Ok(_)) => alive_at = now_millis(),
+                        Ok(Err(e)) => return lost(format!("PING failed: {e}"), alive_at),
+                        Err(_) => return lost(format!("no answer to PING within {:?}", self.config.ping_timeout), alive_at),
                     }
                 }
             }

@@ -59,7 +59,7 @@ impl Gap {
         let (from, to) = (show_time(self.from), show_time(self.to));
         match &self.cause {
             GapCause::Disconnected { reason } => format!(
-                "pub/sub connection was down from {from} to {to} ({reason}); messages published then were not received"
+                "pub/sub connection lost ({reason}): messages published from {from} (its last sign of life) to {to} (subscribed again) may be missing"
             ),
             GapCause::Overflow { dropped } => format!(
                 "{dropped} messages received from {from} to {to} were dropped: the store could not keep up and the in-memory queue was full"
