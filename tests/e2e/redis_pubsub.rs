@@ -41,6 +41,15 @@ fn config(url: &str, channels: &[&str], patterns: &[&str]) -> RedisPubSubConfig 
     c
 }
 
+/// How many job events are stored for each job id.
+fn stored_per_job(db: &std::path::Path) -> HashMap<String, usize> {
+    let mut per_job: HashMap<String, usize> = HashMap::new();
+    for e in stored(db).into_iter().filter(|e| e.kind == EntityKind::Job) {
+        *per_job.entry(e.entity).or_default() += 1;
+    }
+    per_job
+}
+
 /// Polls `check` until it holds; panics with `what` at the deadline.
 async fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let give_up = tokio::time::Instant::now() + DEADLINE;
@@ -287,12 +296,11 @@ async fn kill_and_restart_resubscribes_records_a_gap_and_loses_nothing_after() {
         .max();
     let give_up = tokio::time::Instant::now() + DEADLINE;
     let missing = loop {
-        let ids: std::collections::HashSet<String> =
-            stored(&db).into_iter().map(|e| e.entity).collect();
+        let ids = stored_per_job(&db);
         let missing: Vec<u32> = received
             .iter()
             .copied()
-            .filter(|n| !ids.contains(&format!("m{n}")))
+            .filter(|n| !ids.contains_key(&format!("m{n}")))
             .collect();
         // Messages from the old connection are stored before the new one's, so once
         // only the killed one is missing, it will not arrive.
@@ -317,10 +325,7 @@ async fn kill_and_restart_resubscribes_records_a_gap_and_loses_nothing_after() {
         .filter(|n| !missing.contains(n))
         .collect();
     let events = stored(&db);
-    let mut per_job: HashMap<String, usize> = HashMap::new();
-    for e in events.iter().filter(|e| e.kind == EntityKind::Job) {
-        *per_job.entry(e.entity.clone()).or_default() += 1;
-    }
+    let per_job = stored_per_job(&db);
     for n in &received {
         assert_eq!(
             per_job.get(&format!("m{n}")),
@@ -433,17 +438,13 @@ async fn a_silent_connection_is_caught_by_ping_and_its_gap_covers_every_lost_mes
     // Whatever Telltale did not store was published inside the gap; everything
     // published after it was stored exactly once.
     wait_for("every message after the gap stored", || {
-        let ids: std::collections::HashSet<String> =
-            stored(&db).into_iter().map(|e| e.entity).collect();
+        let ids = stored_per_job(&db);
         sent.iter()
             .filter(|(_, at, _)| *at > to)
-            .all(|(n, _, _)| ids.contains(&format!("s{n}")))
+            .all(|(n, _, _)| ids.contains_key(&format!("s{n}")))
     })
     .await;
-    let mut per_job: HashMap<String, usize> = HashMap::new();
-    for e in stored(&db).iter().filter(|e| e.kind == EntityKind::Job) {
-        *per_job.entry(e.entity.clone()).or_default() += 1;
-    }
+    let per_job = stored_per_job(&db);
     let lost: Vec<(u32, i64, i64)> = sent
         .iter()
         .copied()
